@@ -1,0 +1,1 @@
+"""Numba kernels: every hot loop of fastkeras, arrays in and arrays out."""

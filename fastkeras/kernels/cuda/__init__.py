@@ -1,0 +1,1 @@
+"""numba.cuda twins of the CPU kernels, with the same names and signatures."""

@@ -1,0 +1,1 @@
+"""Keras image preprocessing: ImageDataGenerator, its iterators and helper functions."""

@@ -1,0 +1,1 @@
+"""Utilities: to_categorical, Progbar, Sequence and image I/O helpers."""
