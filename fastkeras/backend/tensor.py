@@ -13,6 +13,7 @@ Ops are plain functions built on :func:`make`; numpy ufuncs and array functions 
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any, Callable, Iterable, Sequence
 
@@ -23,6 +24,8 @@ from fastkeras.backend.config import floatx
 _local = threading.local()
 
 VJP = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
+
+_NO_VALUE = inspect.signature(np.sum).parameters["keepdims"].default  # numpy's "not given"
 
 _UFUNCS: dict[np.ufunc, Callable[..., "Tensor"]] = {}
 _FUNCTIONS: dict[Callable, Callable[..., Any]] = {}
@@ -38,9 +41,51 @@ def register_ufunc(ufunc: np.ufunc, impl: Callable[..., "Tensor"]) -> None:
     _UFUNCS[ufunc] = impl
 
 
-def register_function(func: Callable, impl: Callable[..., Any]) -> None:
-    """Make the numpy array function ``func`` (e.g. ``np.sum``) call ``impl`` on tensors."""
-    _FUNCTIONS[func] = impl
+def register_function(func: Callable, impl: Callable[..., Any],
+                      params: dict[str, str] | None = None) -> None:
+    """Make the numpy array function ``func`` (e.g. ``np.sum``) call ``impl`` on tensors.
+
+    Parameters
+    ----------
+    func : callable
+        The numpy function.
+    impl : callable
+        The differentiable op.
+    params : dict, optional
+        Maps the numpy parameter names that ``impl`` understands to ``impl``'s keyword names.
+        When given, a call that sets any other numpy parameter to a non-default value runs numpy
+        on the plain values instead (see :func:`numpy_fallback`). When omitted, ``impl`` receives
+        the call's arguments unchanged.
+    """
+    if params is None:
+        _FUNCTIONS[func] = impl
+        return
+    sig = inspect.signature(func)
+
+    def adapter(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        for name, value in bound.arguments.items():
+            if name not in params and value is not sig.parameters[name].default:
+                return numpy_fallback(func, args, kwargs)
+        bound.apply_defaults()
+        mapped = {params[name]: value for name, value in bound.arguments.items()
+                  if name in params and value is not _NO_VALUE}
+        return impl(**mapped)
+    _FUNCTIONS[func] = adapter
+
+
+def numpy_fallback(func: Callable, args: tuple, kwargs: dict, name: str | None = None) -> Any:
+    """Run the numpy callable ``func`` on the plain values of tensor arguments.
+
+    The result is wrapped in untracked tensors. While a tape records, a tracked argument makes this
+    a ``TypeError`` (naming ``name``, default ``func.__name__``): the result could not carry a
+    gradient.
+    """
+    if is_recording() and _any_tracked((args, kwargs)):
+        raise TypeError(
+            f"numpy.{name or func.__name__} with these arguments is not differentiable in "
+            "fastkeras; use the fastkeras.backend equivalent or call it outside training.")
+    return _wrap_plain(func(*_unwrap(args), **_unwrap(kwargs)))
 
 
 def value_of(x: Any) -> Any:
@@ -126,24 +171,16 @@ class Tensor:
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         impl = _UFUNCS.get(ufunc)
-        if method == "__call__" and impl is not None and "out" not in kwargs:
-            return impl(*inputs, **kwargs)
-        if any(isinstance(a, Tensor) and a.tracked for a in inputs) and is_recording():
-            raise TypeError(
-                f"numpy.{ufunc.__name__} (method {method!r}) is not differentiable in fastkeras; "
-                "use the fastkeras.backend equivalent or call it outside training.")
-        raw = getattr(ufunc, method)(*(value_of(a) for a in inputs), **kwargs)
-        return _wrap_plain(raw)
+        if method == "__call__" and impl is not None and not kwargs:
+            return impl(*inputs)
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        return numpy_fallback(getattr(ufunc, method), inputs, kwargs, name)
 
     def __array_function__(self, func, types, args, kwargs):
         impl = _FUNCTIONS.get(func)
         if impl is not None:
             return impl(*args, **kwargs)
-        if is_recording() and _any_tracked((args, kwargs)):
-            raise TypeError(
-                f"numpy.{func.__name__} is not differentiable in fastkeras; use the "
-                "fastkeras.backend equivalent or call it outside training.")
-        return _wrap_plain(func(*_unwrap(args), **_unwrap(kwargs)))
+        return numpy_fallback(func, args, kwargs)
 
     # -- python protocol ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -181,6 +218,17 @@ class Tensor:
     def __rpow__(self, o): return np.power(o, self)
     def __matmul__(self, o): return np.matmul(self, o)
     def __rmatmul__(self, o): return np.matmul(o, self)
+    def __floordiv__(self, o): return np.floor_divide(self, o)
+    def __rfloordiv__(self, o): return np.floor_divide(o, self)
+    def __mod__(self, o): return np.remainder(self, o)
+    def __rmod__(self, o): return np.remainder(o, self)
+    def __and__(self, o): return np.bitwise_and(self, o)
+    def __rand__(self, o): return np.bitwise_and(o, self)
+    def __or__(self, o): return np.bitwise_or(self, o)
+    def __ror__(self, o): return np.bitwise_or(o, self)
+    def __xor__(self, o): return np.bitwise_xor(self, o)
+    def __rxor__(self, o): return np.bitwise_xor(o, self)
+    def __invert__(self): return np.invert(self)
     def __neg__(self): return np.negative(self)
     def __pos__(self): return self
     def __abs__(self): return np.absolute(self)
@@ -306,12 +354,19 @@ class GradientTape:
 
 
 def convert_to_tensor(x: Any, dtype: Any = None) -> Tensor:
-    """Return ``x`` as a :class:`Tensor` (tensors pass through; ``dtype`` casts)."""
+    """Return ``x`` as a :class:`Tensor` (tensors pass through; ``dtype`` casts).
+
+    Arrays keep their dtype; Python floats (and lists of them) become :func:`floatx`, as Keras
+    converts them.
+    """
     if isinstance(x, Tensor):
         if dtype is None or x.dtype == np.dtype(dtype):
             return x
         return x.astype(dtype)
-    return Tensor(np.asarray(x, dtype=dtype))
+    arr = np.asarray(x, dtype=dtype)
+    if dtype is None and arr.dtype.kind == "f" and not isinstance(x, (np.ndarray, np.generic)):
+        arr = arr.astype(floatx())
+    return Tensor(arr)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -342,7 +397,8 @@ def backprop(target: Tensor, sources: Iterable[Tensor], seed: np.ndarray | None 
     Returns
     -------
     list
-        One numpy array per source, or None where the source does not influence the target.
+        One C-contiguous numpy array per source, of the source's dtype, or None where the source
+        does not influence the target.
     """
     sources = list(sources)
     wanted = {id(s) for s in sources}
@@ -361,7 +417,37 @@ def backprop(target: Tensor, sources: Iterable[Tensor], seed: np.ndarray | None 
                 continue
             key = id(parent)
             grads[key] = pg if key not in grads else grads[key] + pg
-    return [result.get(id(s)) for s in sources]
+    return [None if id(s) not in result else np.ascontiguousarray(result[id(s)], dtype=s.dtype)
+            for s in sources]
+
+
+def gradients(loss: Tensor, variables: Sequence[Tensor] | Tensor) -> list:
+    """Return the gradients of ``loss`` with respect to ``variables`` (Keras 2's ``K.gradients``).
+
+    ``loss`` must have been computed inside a recording :class:`GradientTape` from the variables
+    (a non-scalar loss is summed). Each gradient is an untracked :class:`Tensor`, or None where
+    the variable does not influence the loss.
+
+    Raises
+    ------
+    ValueError
+        If ``loss`` carries no record of how it was computed (it was computed outside a tape, or
+        from nothing tracked), or if a variable is not a tensor.
+    """
+    if isinstance(variables, Tensor):
+        variables = [variables]
+    variables = list(variables)
+    for i, v in enumerate(variables):
+        if not isinstance(v, Tensor):
+            raise ValueError(
+                f"`variables` must hold fastkeras Variables or Tensors; element {i} is of type "
+                f"{type(v).__name__}.")
+    if not isinstance(loss, Tensor) or (loss.vjp is None and not any(v is loss for v in variables)):
+        raise ValueError(
+            "`loss` was not computed under a recording GradientTape from tracked tensors, so it "
+            "has no gradient. Compute it inside `with GradientTape():` from trainable Variables "
+            "(or tensors passed to `GradientTape.watch`).")
+    return [None if g is None else Tensor(g) for g in backprop(loss, variables)]
 
 
 def _reverse_topological(root: Tensor) -> list:
