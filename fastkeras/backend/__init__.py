@@ -19,11 +19,18 @@ from fastkeras.backend.config import (
     epsilon, floatx, image_data_format, set_epsilon, set_floatx, set_image_data_format,
 )
 from fastkeras.backend.linalg_ops import batch_dot, bias_add, dot, l2_normalize, matmul
+from fastkeras.backend.loss_ops import (
+    binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
+)
 from fastkeras.backend.math_ops import (
     abs, add, cast, ceil, clip, cos, divide, equal, erf, exp, expm1, floor, greater,
     greater_equal, identity, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
     maximum, minimum, multiply, negative, not_equal, pow, round, sign, sin, sqrt, square,
     stop_gradient, subtract, switch, tan, tanh, where,
+)
+from fastkeras.backend.random_ops import (
+    dropout, random_binomial, random_normal, random_normal_variable, random_uniform,
+    random_uniform_variable, truncated_normal,
 )
 from fastkeras.backend.reduction_ops import (
     all, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, prod, std, sum, var,
@@ -34,4 +41,9 @@ from fastkeras.backend.session import (
 )
 from fastkeras.backend.tensor import (
     GradientTape, Tensor, Variable, backprop, convert_to_tensor, gradients, is_recording,
+)
+from fastkeras.backend.variables import (
+    batch_get_value, batch_set_value, cast_to_floatx, constant, count_params, dtype, eval, eye,
+    get_value, int_shape, is_keras_tensor, is_tensor, is_variable, ndim, ones, set_value, shape,
+    update, update_add, update_sub, variable, zeros,
 )

@@ -31,6 +31,10 @@ def away(*shape, points=(0.0,), margin=0.1):
     return draw
 
 
+def unit(*shape):
+    return lambda rng: rng.uniform(0.05, 0.95, shape)
+
+
 def many(*draws):
     return lambda rng: [d(rng) for d in draws]
 
@@ -177,6 +181,39 @@ CASES = [
     ("take_axis1", lambda a: np.take(a, np.array([[1, 1], [0, 2]]), axis=1), many(normal(2, 3))),
     ("reverse", lambda a: K.reverse(a, [0, 1]), many(normal(2, 3))),
     ("broadcast_to", lambda a: K.broadcast_to(a, (2, 3, 4)), many(normal(3, 1))),
+    # -- crossentropies (target and output both differentiable where Keras's are)
+    ("binary_crossentropy", lambda y, p: K.binary_crossentropy(y, p),
+     many(unit(3, 2), unit(3, 2))),
+    ("binary_crossentropy_broadcast", lambda y, p: K.binary_crossentropy(y, p),
+     many(unit(2), unit(3, 2))),
+    ("binary_crossentropy_logits", lambda y, z: K.binary_crossentropy(y, z, from_logits=True),
+     many(unit(3, 2), normal(3, 2))),
+    ("binary_crossentropy_fused_sigmoid", lambda y, z: K.binary_crossentropy(y, K.sigmoid(z)),
+     many(unit(3, 2), normal(3, 2))),
+    ("categorical_crossentropy", lambda y, p: K.categorical_crossentropy(y, p),
+     many(unit(3, 4), unit(3, 4))),
+    ("categorical_crossentropy_axis0", lambda y, p: K.categorical_crossentropy(y, p, axis=0),
+     many(unit(3, 2), unit(3, 2))),
+    ("categorical_crossentropy_logits",
+     lambda y, z: K.categorical_crossentropy(y, z, from_logits=True),
+     many(unit(3, 4), normal(3, 4))),
+    ("categorical_crossentropy_fused_softmax",
+     lambda y, z: K.categorical_crossentropy(y, K.softmax(z)), many(unit(3, 4), normal(3, 4))),
+    ("sparse_categorical_crossentropy",
+     lambda p: K.sparse_categorical_crossentropy(np.array([0, 3, 1]), p), many(unit(3, 4))),
+    ("sparse_categorical_crossentropy_logits",
+     lambda z: K.sparse_categorical_crossentropy(np.array([[2], [0]]), z, from_logits=True),
+     many(normal(2, 3))),
+    ("sparse_categorical_crossentropy_fused_softmax",
+     lambda z: K.sparse_categorical_crossentropy(np.array([2.0, 1.0]), K.softmax(z)),
+     many(normal(2, 3))),
+    ("sparse_categorical_crossentropy_axis1",
+     lambda p: K.sparse_categorical_crossentropy(np.array([[0, 2], [1, 1]]), p, axis=1),
+     many(unit(2, 3, 2))),
+    # -- dropout: a fixed seed gives the same mask on every evaluation
+    ("dropout", lambda a: K.dropout(a, 0.4, seed=3), many(normal(4, 5))),
+    ("dropout_noise_shape", lambda a: K.dropout(a, 0.5, noise_shape=(None, 1, 3), seed=1),
+     many(normal(2, 3, 3))),
     # -- compositions: the tape accumulates gradients over shared inputs
     ("shared_input", lambda a: K.sum(a * a, axis=1) + K.mean(K.exp(a), axis=1),
      many(normal(2, 3))),
