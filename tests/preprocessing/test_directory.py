@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from fastkeras.preprocessing.directory import DirectoryIterator, list_class_files
+from fastkeras.preprocessing.image import ImageDataGenerator
 from fastkeras.utils.image_utils import InvalidImageError, array_to_img
 
 FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "bmp": "bmp", "tif": "tiff",
@@ -49,12 +50,6 @@ def spec_tree(tmp_path):
     return root, images
 
 
-class Split:
-    """The one generator attribute a subset split reads (the real generator is tested elsewhere)."""
-
-    def __init__(self, validation_split):
-        self._validation_split = validation_split
-
 
 SPEC_ORDER = ["Zebra/q.tif", "_empty/.keep.png", "cats/1.png", "cats/10.png", "cats/2.png",
               "cats/broken.png", "dogs/A.PNG", "dogs/b.png", "dogs/c.jpg", "dogs/sub/z.bmp"]
@@ -79,8 +74,9 @@ def test_spec_example_tree(spec_tree, capsys):
 
 def test_spec_example_validation_split(spec_tree, capsys):
     root, _ = spec_tree
-    val = DirectoryIterator(root, Split(0.5), subset="validation", shuffle=False)
-    train = DirectoryIterator(root, Split(0.5), subset="training", shuffle=False)
+    generator = ImageDataGenerator(validation_split=0.5)
+    val = DirectoryIterator(root, generator, subset="validation", shuffle=False)
+    train = DirectoryIterator(root, generator, subset="training", shuffle=False)
     assert val.filenames == ["cats/1.png", "cats/10.png", "dogs/A.PNG", "dogs/b.png"]
     # 1-file classes give nothing to validation; the two subsets partition the listing
     assert sorted(val.filenames + train.filenames) == sorted(SPEC_ORDER)
@@ -88,7 +84,8 @@ def test_spec_example_validation_split(spec_tree, capsys):
                                "dogs/c.jpg", "dogs/sub/z.bmp"]
     np.testing.assert_array_equal(val.classes, [2, 2, 3, 3])
     out = capsys.readouterr().out.splitlines()
-    assert out == ["Found 4 images belonging to 5 classes.", "Found 6 images belonging to 5 classes."]
+    assert out == ["Found 4 images belonging to 5 classes.",
+                   "Found 6 images belonging to 5 classes."]
 
 
 @pytest.mark.parametrize("fraction, m, expected_val", [(0.2, 7, 1), (0.3, 7, 2), (0.25, 3, 0)])
@@ -97,18 +94,21 @@ def test_subset_split_per_class_counts(tmp_path, fraction, m, expected_val):
     for c in ["a", "b"]:
         for i in range(m):
             write_image(os.path.join(root, c, f"{i}.png"), pixels(i))
-    val = DirectoryIterator(root, Split(fraction), subset="validation")
-    train = DirectoryIterator(root, Split(fraction), subset="training")
+    generator = ImageDataGenerator(validation_split=fraction)
+    val = DirectoryIterator(root, generator, subset="validation")
+    train = DirectoryIterator(root, generator, subset="training")
     assert val.samples == 2 * expected_val == 2 * int(fraction * m)
     assert train.samples == 2 * (m - expected_val)
-    assert val.filenames[:expected_val] == [os.path.join("a", f) for f in sorted(f"{i}.png" for i in range(m))][:expected_val]
+    first_of_a = sorted(f"{i}.png" for i in range(m))[:expected_val]
+    assert val.filenames[:expected_val] == [os.path.join("a", f) for f in first_of_a]
 
 
 def test_given_classes_keep_their_order_and_missing_ones_are_empty(spec_tree):
     root, _ = spec_tree
     it = DirectoryIterator(root, None, classes=["dogs", "nothere", "Zebra"], shuffle=False)
     assert it.class_indices == {"dogs": 0, "nothere": 1, "Zebra": 2}
-    assert it.filenames == ["dogs/A.PNG", "dogs/b.png", "dogs/c.jpg", "dogs/sub/z.bmp", "Zebra/q.tif"]
+    assert it.filenames == ["dogs/A.PNG", "dogs/b.png", "dogs/c.jpg", "dogs/sub/z.bmp",
+                            "Zebra/q.tif"]
     np.testing.assert_array_equal(it.classes, [0, 0, 0, 0, 2])
 
 
@@ -131,7 +131,8 @@ def test_extensions_are_case_insensitive_and_files_sorted_by_name(tmp_path):
     for rel in ["c/f.gif", "c/g.txt", "c/h.webp", "c/xpng"]:
         write_text(os.path.join(root, rel))
     # Keras matches the name's ending without a dot, so "xpng" is listed too (it fails to load)
-    assert list_class_files(os.path.join(root, "c")) == ["B.JPEG", "C.ppm", "a.Png", "d.TIF", "e.bmp", "xpng"]
+    assert list_class_files(os.path.join(root, "c")) == ["B.JPEG", "C.ppm", "a.Png", "d.TIF",
+                                                         "e.bmp", "xpng"]
 
 
 def test_recursive_listing_visits_folders_by_full_path(tmp_path):
@@ -246,7 +247,8 @@ def test_color_modes_grayscale_rgba_and_16_bit(tmp_path):
     x = load("rgba")
     assert x.shape == (2, 4, 5, 4)
     np.testing.assert_array_equal(x[0], rgba)
-    np.testing.assert_array_equal(x[1][..., :3], np.broadcast_to(np.minimum(grey16, 255)[..., None], (4, 5, 3)))
+    saturated = np.minimum(grey16, 255)
+    np.testing.assert_array_equal(x[1][..., :3], np.stack([saturated] * 3, axis=-1))
     np.testing.assert_array_equal(x[1][..., 3], 255)
     x = load("grayscale")
     assert x.shape == (2, 4, 5, 1)
@@ -277,7 +279,8 @@ def test_target_size_interpolation_and_keep_aspect_ratio(tmp_path):
     write_image(os.path.join(root, "a", "ramp.png"), ramp)
 
     def first(**kw):
-        return DirectoryIterator(root, None, color_mode="grayscale", shuffle=False, **kw)[0][0][0, ..., 0]
+        x, _ = DirectoryIterator(root, None, color_mode="grayscale", shuffle=False, **kw)[0]
+        return x[0, ..., 0]
 
     np.testing.assert_array_equal(first(target_size=(3, 3), keep_aspect_ratio=True),
                                   [[13, 15, 17], [33, 35, 37], [53, 55, 57]])
@@ -288,8 +291,9 @@ def test_target_size_interpolation_and_keep_aspect_ratio(tmp_path):
     # an unknown method only fails when a resize is needed
     np.testing.assert_array_equal(first(target_size=(6, 10), interpolation="cubic"), ramp)
     it = DirectoryIterator(root, None, target_size=(3, 3), interpolation="cubic")
-    with pytest.raises(ValueError, match="Invalid interpolation method cubic specified. Supported "
-                                         "methods are nearest, bilinear, bicubic, hamming, box, lanczos"):
+    message = ("Invalid interpolation method cubic specified. Supported methods are nearest, "
+               "bilinear, bicubic, hamming, box, lanczos")
+    with pytest.raises(ValueError, match=message):
         next(it)
 
 
@@ -316,7 +320,8 @@ def test_workers_give_identical_batches(tmp_path):
 def test_seeded_order_follows_the_iterator(tmp_path):
     root = str(tmp_path)
     for i in range(10):
-        write_image(os.path.join(root, "a" if i < 5 else "b", f"{i}.png"), np.full((2, 2), i * 20, np.uint8))
+        write_image(os.path.join(root, "a" if i < 5 else "b", f"{i}.png"),
+                    np.full((2, 2), i * 20, np.uint8))
     it = DirectoryIterator(root, None, target_size=(2, 2), color_mode="grayscale",
                            class_mode="sparse", batch_size=4, seed=3)
     got = [next(it)[0][:, 0, 0, 0] / 20 for _ in range(3)]
@@ -364,7 +369,8 @@ def test_invalid_images_raise_names_file_and_reason(tmp_path):
     # the first bad file in batch order is reported, with Pillow's reason chained
     assert info.value.path == os.path.join(root, "a", "3_text.png")
     assert "cannot identify image file" in str(info.value) and info.value.__cause__ is not None
-    it = DirectoryIterator(root, None, target_size=(8, 8), classes=["b"], batch_size=6, shuffle=False)
+    it = DirectoryIterator(root, None, target_size=(8, 8), classes=["b"], batch_size=6,
+                           shuffle=False)
     with pytest.raises(InvalidImageError, match=r"2_truncated\.jpg.*truncated"):
         next(it)
 
@@ -376,7 +382,8 @@ def test_invalid_images_skip_lists_once_and_counts(tmp_path, capsys):
         warnings.simplefilter("always")
         it = DirectoryIterator(root, None, target_size=(8, 8), batch_size=10, shuffle=False,
                                invalid_images="skip")
-    assert capsys.readouterr().out == "Found 10 images belonging to 2 classes (2 invalid files skipped).\n"
+    out = capsys.readouterr().out
+    assert out == "Found 10 images belonging to 2 classes (2 invalid files skipped).\n"
     assert len(caught) == 1
     message = str(caught[0].message)
     assert "a/3_text.png" in message and "b/2_truncated.jpg" in message
@@ -384,15 +391,16 @@ def test_invalid_images_skip_lists_once_and_counts(tmp_path, capsys):
     assert "3_text.png" not in " ".join(it.filenames) and it.samples == 10
     x, y = next(it)  # every listed file loads
     np.testing.assert_array_equal(y.argmax(1), [0] * 5 + [1] * 5)
-    np.testing.assert_array_equal(x[:5].astype(np.uint8),
-                                  np.stack([np.asarray(Image.fromarray(pixels(i)).resize((8, 8), Image.Resampling.NEAREST))
-                                            for i in range(5)]))
+    # nearest 6x8 -> 8x8 keeps columns and takes rows floor((i + 0.5) * 6 / 8)
+    rows = np.floor((np.arange(8) + 0.5) * 6 / 8).astype(int)
+    np.testing.assert_array_equal(x[:5], np.stack([pixels(i)[rows] for i in range(5)]))
 
 
 def test_skip_then_split_uses_the_valid_files(tmp_path, capsys):
     root = str(tmp_path)
     _tree_with_bad_files(root)
-    val = DirectoryIterator(root, Split(0.4), subset="validation", invalid_images="skip", shuffle=False)
+    val = DirectoryIterator(root, ImageDataGenerator(validation_split=0.4), subset="validation",
+                            invalid_images="skip", shuffle=False)
     assert val.filenames == ["a/0.png", "a/1.png", "b/0.jpg", "b/1.jpg"]
     assert "(2 invalid files skipped)" in capsys.readouterr().out
 
@@ -421,14 +429,17 @@ def test_missing_and_empty_directories(tmp_path, capsys):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"color_mode": "hsv"}, ValueError, 'Invalid color mode: hsv; expected "rgb", "rgba", or "grayscale".'),
-        ({"subset": "test"}, ValueError, 'Invalid subset name: test;expected "training" or "validation"'),
+        ({"color_mode": "hsv"}, ValueError,
+         'Invalid color mode: hsv; expected "rgb", "rgba", or "grayscale".'),
+        ({"subset": "test"}, ValueError,
+         'Invalid subset name: test;expected "training" or "validation"'),
         ({"subset": "training"}, ValueError, "needs an `image_data_generator`"),
         ({"class_mode": "raw"}, ValueError, "Invalid class_mode: raw; expected one of:"),
         ({"workers": 0}, ValueError, "`workers` must be a positive integer"),
         ({"workers": 1.5}, ValueError, "`workers` must be a positive integer"),
         ({"invalid_images": "ignore"}, ValueError, "`invalid_images` must be 'raise' or 'skip'"),
-        ({"target_size": (0, 3)}, ValueError, "`target_size` must be a tuple of two positive integers"),
+        ({"target_size": (0, 3)}, ValueError,
+         "`target_size` must be a tuple of two positive integers"),
         ({"data_format": "nchw"}, ValueError, "The `data_format` argument must be one of"),
         ({"dtype": "float99"}, TypeError, "`dtype` must be a numpy dtype name"),
         ({"classes": ["a", 3]}, TypeError, "`classes` must be a list of folder names"),
@@ -455,7 +466,8 @@ def test_listing_labels_and_batches_match_keras_preprocessing(spec_tree):
                 warnings.simplefilter("ignore")
                 want = kp.ImageDataGenerator().flow_from_directory(
                     root, color_mode=color_mode, class_mode=class_mode, **kwargs)
-                got = DirectoryIterator(root, None, color_mode=color_mode, class_mode=class_mode, **kwargs)
+                got = DirectoryIterator(root, None, color_mode=color_mode,
+                                        class_mode=class_mode, **kwargs)
             assert got.filenames == want.filenames
             assert got.class_indices == want.class_indices
             np.testing.assert_array_equal(got.classes, want.classes)
@@ -464,3 +476,49 @@ def test_listing_labels_and_batches_match_keras_preprocessing(spec_tree):
                 assert gx.dtype == wx.dtype and gy.dtype == wy.dtype
                 np.testing.assert_array_equal(gx, wx)
                 np.testing.assert_array_equal(gy, wy)
+
+
+# ----------------------------------------------------------------------------- with the generator
+
+AUGMENT = dict(rotation_range=20, width_shift_range=0.2, height_shift_range=0.2, shear_range=10,
+               zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
+
+
+def _augment_tree(root):
+    for c in range(3):
+        for i in range(5):
+            write_image(os.path.join(root, f"c{c}", f"{i}.png"), pixels(c * 10 + i, 18 + c, 22))
+
+
+def test_augmented_batches_match_keras_preprocessing(tmp_path):
+    kp = pytest.importorskip("keras_preprocessing.image")
+    root = str(tmp_path / "data")
+    _augment_tree(root)
+    ours_dir, kp_dir = tmp_path / "ours", tmp_path / "kp"
+    ours_dir.mkdir()
+    kp_dir.mkdir()
+    common = dict(target_size=(16, 20), batch_size=4, seed=5, interpolation="bilinear")
+    ours = ImageDataGenerator(rescale=1 / 255, **AUGMENT).flow_from_directory(
+        root, save_to_dir=str(ours_dir), save_prefix="s", **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = kp.ImageDataGenerator(rescale=1 / 255, **AUGMENT).flow_from_directory(
+            root, save_to_dir=str(kp_dir), save_prefix="s", **common)
+    for _ in range(2 * len(ours)):  # two epochs: shuffling, per-image draws, save-name draws
+        global_state = np.random.get_state()
+        gx, gy = next(ours)
+        after = np.random.get_state()
+        assert all(np.array_equal(a, b) for a, b in zip(global_state, after))
+        wx, wy = next(theirs)
+        assert gx.dtype == wx.dtype == np.float32
+        np.testing.assert_allclose(gx, wx, rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(gy, wy)
+    assert sorted(os.listdir(ours_dir)) == sorted(os.listdir(kp_dir))
+
+
+def test_subset_with_the_generator_validation_split(spec_tree):
+    root, _ = spec_tree
+    generator = ImageDataGenerator(validation_split=0.5)
+    val = generator.flow_from_directory(root, subset="validation", shuffle=False)
+    assert val.filenames == ["cats/1.png", "cats/10.png", "dogs/A.PNG", "dogs/b.png"]
+    assert val.image_data_generator is generator and val.dtype == "float32"
