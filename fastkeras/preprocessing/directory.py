@@ -69,8 +69,9 @@ def list_class_files(class_dir: str, follow_links: bool = False) -> list[str]:
     """Image files under ``class_dir`` in Keras's order, as paths relative to ``class_dir``.
 
     Folders are visited sorted by full path (a folder's own files before its sub-folders'),
-    files sorted by name; names are kept when their lower-cased suffix is one of
-    ``png, jpg, jpeg, bmp, ppm, tif, tiff``. A missing ``class_dir`` gives an empty list.
+    files sorted by name; a name is kept when, lower-cased, it ends with one of ``png, jpg,
+    jpeg, bmp, ppm, tif, tiff`` (Keras checks no dot, so ``xpng`` is kept too). A missing
+    ``class_dir`` gives an empty list.
 
     Warns
     -----
@@ -275,6 +276,8 @@ class BatchFromFilesMixin:
             batch_x = self._load_batch(index_array, self.dtype)
         else:
             batch_x = self.image_data_generator._augment_batch(self._load_batch(index_array), rng)
+            if batch_x.dtype != np.dtype(self.dtype):
+                batch_x = batch_x.astype(self.dtype)
         if self.save_to_dir:
             for i, j in enumerate(index_array):
                 img = array_to_img(batch_x[i], self.data_format, scale=True)

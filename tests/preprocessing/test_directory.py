@@ -522,3 +522,15 @@ def test_subset_with_the_generator_validation_split(spec_tree):
     val = generator.flow_from_directory(root, subset="validation", shuffle=False)
     assert val.filenames == ["cats/1.png", "cats/10.png", "dogs/A.PNG", "dogs/b.png"]
     assert val.image_data_generator is generator and val.dtype == "float32"
+
+
+def test_iterator_dtype_wins_over_the_generator_dtype_and_negative_index(spec_tree):
+    root, images = spec_tree
+    generator = ImageDataGenerator(rescale=0.5)
+    it = DirectoryIterator(root, generator, target_size=(6, 8), classes=["dogs"], shuffle=False,
+                           dtype="float64", batch_size=2)
+    x, y = it[0]
+    assert x.dtype == y.dtype == np.float64
+    np.testing.assert_array_equal(x[0], images["dogs/A.PNG"] * 0.5)
+    x, y = it[-1]  # Keras slices [-2:0]: an empty batch, not the last one
+    assert x.shape == (0, 6, 8, 3) and y.shape == (0, 1)
