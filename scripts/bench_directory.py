@@ -4,7 +4,9 @@ Generates (once, cached in ``--data``) a folder of JPEGs of about 256x256 in 10 
 times batches of 32 at ``target_size=(224, 224)`` without augmentation and with
 (rotation 20, width/height shift 0.2, shear 10, zoom 0.2, horizontal flip, fill 'nearest'),
 for fastkeras, keras_preprocessing and Keras 3's legacy ``ImageDataGenerator`` when installed.
-Prints images/s side by side with the ratio; ``--json PATH`` also writes the results.
+Prints images/s side by side with fastkeras's speed-up over each reference (and, without
+augmentation, fastkeras's loader alone: ``DirectoryIterator(..., image_data_generator=None)``,
+which returns the same batches); ``--json PATH`` also writes the results.
 
     python scripts/bench_directory.py [--data DIR] [--images 2000] [--batches 20] [--json out.json]
 """
@@ -82,14 +84,25 @@ def references() -> dict:
     return found
 
 
+def loader_only(root: str) -> object:
+    """fastkeras's DirectoryIterator without a generator: the same float32 batches as
+    ``ImageDataGenerator().flow_from_directory``, loading alone (no kernel pass)."""
+    from fastkeras.preprocessing.directory import DirectoryIterator
+
+    return DirectoryIterator(root, None, target_size=TARGET_SIZE, batch_size=BATCH_SIZE, seed=0)
+
+
 def images_per_second(generator_cls, root: str, augment: bool, batches: int) -> float:
     """Time ``batches`` batches (after one warm-up batch, which compiles fastkeras's kernels)."""
-    generator = generator_cls(**(AUGMENTATION if augment else {}))
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        it = generator.flow_from_directory(
-            root, target_size=TARGET_SIZE, batch_size=BATCH_SIZE, seed=0
-        )
+        if generator_cls is None:
+            it = loader_only(root)
+        else:
+            generator = generator_cls(**(AUGMENTATION if augment else {}))
+            it = generator.flow_from_directory(
+                root, target_size=TARGET_SIZE, batch_size=BATCH_SIZE, seed=0
+            )
     next(it)
     count = 0
     start = time.perf_counter()
@@ -120,16 +133,26 @@ def main() -> None:
     }
     print(f"flow_from_directory, {args.images} JPEGs ~256x256 -> {TARGET_SIZE}, "
           f"batch {BATCH_SIZE}, {args.batches} batches, {os.cpu_count()} CPUs")
-    print(f"{'case':<16}{'library':<22}{'images/s':>10}{'fastkeras x':>14}")
+    references_only = [name for name in libs if name != "fastkeras"]
+    header = "".join(f"{'x ' + name:>24}" for name in references_only)
+    print(f"{'case':<12}{'library':<24}{'images/s':>10}{header}")
     for case, augment in [("no_augment", False), ("augment", True)]:
+        runs = {"fastkeras": libs["fastkeras"]}
+        if not augment:
+            runs["fastkeras_loader_only"] = None
+        runs.update({name: libs[name] for name in references_only})
         rates = {name: images_per_second(cls, root, augment, args.batches)
-                 for name, cls in libs.items()}
+                 for name, cls in runs.items()}
         results["cases"][case] = {}
         for name, rate in rates.items():
-            ratio = rates["fastkeras"] / rate
-            results["cases"][case][name] = {"images_per_s": rate, "fastkeras_speedup": ratio}
-            shown = "" if name == "fastkeras" else f"{ratio:.2f}"
-            print(f"{case:<16}{name:<22}{rate:>10.0f}{shown:>14}")
+            entry = {"images_per_s": rate}
+            shown = ""
+            if name.startswith("fastkeras"):
+                for ref in references_only:
+                    entry[f"speedup_vs_{ref}"] = rate / rates[ref]
+                    shown += f"{rate / rates[ref]:>24.2f}"
+            results["cases"][case][name] = entry
+            print(f"{case:<12}{name:<24}{rate:>10.0f}{shown}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
