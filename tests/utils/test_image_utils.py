@@ -1,6 +1,7 @@
 """Tests for fastkeras.utils.image_utils: spec image.md §9, Pillow and keras_preprocessing."""
 
 import io
+import os
 import pathlib
 import warnings
 
@@ -360,3 +361,8 @@ def test_load_img_matches_keras_preprocessing(tmp_path, interpolation, color_mod
     got = load_img(path, color_mode=color_mode, target_size=(9, 7), interpolation=interpolation)
     assert got.mode == want.mode
     np.testing.assert_array_equal(img_to_array(got), kp_utils.img_to_array(want))
+
+
+def test_check_image_file_reports_missing_files(tmp_path):
+    os.symlink(tmp_path / "gone.png", tmp_path / "dangling.png")
+    assert "No such file" in check_image_file(tmp_path / "dangling.png")
