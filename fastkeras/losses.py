@@ -22,7 +22,6 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
-from scipy import special
 
 from fastkeras import backend as K
 from fastkeras.backend import loss_ops

@@ -148,7 +148,7 @@ class Optimizer:
         self._accumulators: list[Variable] = []
         self._wd_excluded_ids: set[int] = set()
         self._wd_excluded_pattern: re.Pattern | None = None
-        self._iterations = self._own_variable(0, "iteration", "int64")
+        self._iterations = self._own_variable(0, "iteration", "int32")  # int32 as Keras 3 on torch
         self._learning_rate: Variable | Callable
         if callable(learning_rate):
             self._learning_rate = learning_rate
@@ -185,12 +185,13 @@ class Optimizer:
     def iterations(self) -> Variable:
         """The number of steps taken (updates, when accumulating gradients), as a Variable."""
         if self.gradient_accumulation_steps:
-            return Variable(self._steps_done(), dtype="int64", name="iteration", trainable=False)
+            return Variable(self._steps_done(), dtype="int32", name="iteration", trainable=False)
         return self._iterations
 
     def _steps_done(self) -> int:
         done = int(self._iterations.value)
-        return done // self.gradient_accumulation_steps if self.gradient_accumulation_steps else done
+        steps = self.gradient_accumulation_steps
+        return done // steps if steps else done
 
     @property
     def learning_rate(self) -> Any:

@@ -32,7 +32,8 @@ def test_verbose1_lines_rewrite_in_place(clock, capsys):
     pb = Progbar(3)
     clock.now += 0.5
     pb.update(1, [("loss", 0.9), ("acc", 0.5)])
-    first = f"{BOLD}1/3{RESET} " + bar(6) + f" {BOLD}1s{RESET} 500ms/step - loss: 0.9000 - acc: 0.5000"
+    first = (f"{BOLD}1/3{RESET} " + bar(6) + f" {BOLD}1s{RESET} 500ms/step"
+             " - loss: 0.9000 - acc: 0.5000")
     assert capsys.readouterr().out == "\r" + first
     width1 = len("1/3 ") + 20 + len(" 1s 500ms/step - loss: 0.9000 - acc: 0.5000")
 
