@@ -859,7 +859,8 @@ class Layer:
                     else [masks]
                 for kt, m in zip(flat_out, flat_masks):
                     if m is not None:
-                        _attach_symbolic_mask(kt, [np.shape(m)], self.name, _mask_source(m))
+                        _attach_symbolic_mask(kt, [_value_shape(m)], self.name,
+                                              _mask_source(m))
         return outputs
 
     def _outputs_from_running(self, args: tuple, kwargs: dict) -> Any:
@@ -883,11 +884,11 @@ class Layer:
             if leaf is None:
                 outs.append(None)
                 continue
-            shapes = [np.shape(run[i]) for run in flat_runs]
+            shapes = [_value_shape(run[i]) for run in flat_runs]
             kt = _new_keras_tensor(_merge_shapes(shapes), standardize_dtype(_dtype_of(leaf)))
             mask = getattr(leaf, "_keras_mask", None)
             if mask is not None:
-                mask_shapes = [np.shape(run[i]._keras_mask) for run in flat_runs]
+                mask_shapes = [_value_shape(run[i]._keras_mask) for run in flat_runs]
                 _attach_symbolic_mask(kt, mask_shapes, self.name, _mask_source(mask))
             outs.append(kt)
         return structure.pack_like(runs[0], outs)
@@ -919,6 +920,10 @@ def _single(x: Any) -> Any:
 
 def _to_numpy(x: Any) -> Any:
     return x.value if isinstance(x, Tensor) else x
+
+
+def _value_shape(x: Any) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
 def _dtype_of(x: Any) -> Any:
