@@ -464,3 +464,16 @@ def test_weight_decay_before_update_is_decoupled():
         warnings.simplefilter("error")
         Adam(0.5, weight_decay=0.25).apply([np.zeros(2)], [w])
     np.testing.assert_array_equal(w.numpy(), [2.0 - 2.0 * 0.25 * 0.5] * 2)
+
+
+def test_add_variable_initializers():
+    opt = SGD(name="o")
+    ones = opt.add_variable((2,), "ones", name="a")
+    const = opt.add_variable((2, 1), 0.25, dtype="float64", name="b")
+    made = opt.add_variable((3,), lambda shape, dtype: np.arange(3, dtype=dtype), name="c")
+    np.testing.assert_array_equal(ones.numpy(), [1, 1])
+    assert const.dtype == np.float64 and np.all(const.numpy() == 0.25)
+    np.testing.assert_array_equal(made.numpy(), [0, 1, 2])
+    assert [v.path for v in opt.variables[-3:]] == ["o/a", "o/b", "o/c"]
+    with pytest.raises(ValueError, match="`initializer` must be 'zeros', 'ones', a number"):
+        opt.add_variable((2,), "glorot")
