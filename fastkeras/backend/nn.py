@@ -23,7 +23,8 @@ _CODE_NAMES = {code: name for name, (code, _) in reversed(kd.ACTIVATIONS.items()
 
 
 def _dtypes(dtype: np.dtype) -> tuple[np.dtype, np.dtype]:
-    """(result dtype, kernel dtype) for an input dtype: floats keep theirs, others get floatx."""
+    """(result dtype, kernel dtype) for an input dtype: floats keep theirs, others get floatx;
+    the kernels run float64 for float64 and float32 for every other float."""
     out = dtype if dtype.kind == "f" else np.dtype(floatx())
     return out, np.dtype(np.float64 if out == np.float64 else np.float32)
 
@@ -73,7 +74,8 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
     x : Tensor or array_like, shape ``(..., d)``
         The input; the product contracts its last axis only, leading axes are kept.
     kernel : Tensor or array_like, shape ``(d, units)``
-        The weights (float32 or float64; ``x`` and ``bias`` are cast to its dtype).
+        The weights, of a float dtype: ``x`` and ``bias`` are cast to it (float16 is computed in
+        float32 and rounded back).
     bias : Tensor or array_like, shape ``(units,)``, optional
     activation_code : int
         One of the activation codes of :mod:`fastkeras.kernels.dense`.
@@ -92,8 +94,8 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
     bv = None if bias is None else np.asarray(value_of(bias))
     if kv.ndim != 2:
         raise ValueError(f"`kernel` must be 2-D (input_dim, units); received shape {kv.shape}.")
-    if kv.dtype not in (np.float32, np.float64):
-        raise TypeError(f"`kernel` must be float32 or float64; received dtype {kv.dtype}.")
+    if kv.dtype.kind != "f":
+        raise TypeError(f"`kernel` must have a float dtype; received dtype {kv.dtype}.")
     d, units = kv.shape
     if xv.ndim < 1 or xv.shape[-1] != d:
         raise ValueError(f"The last axis of `x` must match the kernel's first axis {d}; "
@@ -101,17 +103,18 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
     if bv is not None and bv.shape != (units,):
         raise ValueError(f"`bias` must have shape ({units},); received {bv.shape}.")
 
-    dtype = kv.dtype
+    out_dtype, dtype = _dtypes(kv.dtype)
     out_shape = xv.shape[:-1] + (units,)
     x2 = np.ascontiguousarray(xv.reshape(-1, d), dtype=dtype)
+    k2 = kv.astype(dtype, copy=False)
     b2 = _EMPTY[dtype] if bv is None else _rows(bv, (units,), dtype)
     record = _tracked(x, kernel, bias)
     split = record and code in _OP_NAMES
     z = np.empty((x2.shape[0], units), dtype)
     y = np.empty_like(z) if record and (split or code in kd.NEEDS_PREACTIVATION) else z
-    kd.dense_forward(x2, kv, b2, code, params, z, y)
+    kd.dense_forward(x2, k2, b2, code, params, z, y)
     if not record:
-        return Tensor(y.reshape(out_shape))
+        return Tensor(y.reshape(out_shape).astype(out_dtype, copy=False))
 
     parents = tuple(t for t in (x, kernel, bias) if isinstance(t, Tensor))
     linear_code = kd.LINEAR if split else code
@@ -121,17 +124,22 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
         dz = g2 if linear_code == kd.LINEAR else np.empty_like(g2)
         want = [isinstance(t, Tensor) and t.tracked for t in (x, kernel, bias)]
         dx = np.empty_like(x2) if want[0] else None
-        dk = np.empty_like(kv) if want[1] else None
+        dk = np.empty_like(k2) if want[1] else None
         db = np.empty(units, dtype) if want[2] else None
-        kd.dense_backward(g2, x2, kv, z, y, linear_code, params, dz, dx, dk, db)
-        grads = (None if dx is None else dx.reshape(xv.shape).astype(xv.dtype, copy=False), dk, db)
+        kd.dense_backward(g2, x2, k2, z, y, linear_code, params, dz, dx, dk, db)
+        grads = (None if dx is None else dx.reshape(xv.shape).astype(xv.dtype, copy=False),
+                 None if dk is None else dk.astype(kv.dtype, copy=False),
+                 None if db is None else db.astype(bv.dtype, copy=False))
         return tuple(gr for gr, t in zip(grads, (x, kernel, bias)) if isinstance(t, Tensor))
 
+    def result(a):
+        return a.reshape(out_shape).astype(out_dtype, copy=False)
+
     if not split:
-        return make(y.reshape(out_shape), parents, vjp, "dense")
-    logits = make(z.reshape(out_shape), parents, vjp, "dense")
-    return make(y.reshape(out_shape), (logits,),
-                _activation_vjp(z, y, code, params, out_shape, dtype), _OP_NAMES[code])
+        return make(result(y), parents, vjp, "dense")
+    logits = make(result(z), parents, vjp, "dense")
+    return make(result(y), (logits,),
+                _activation_vjp(z, y, code, params, out_shape, out_dtype), _OP_NAMES[code])
 
 
 def activation(x: Any, activation_code: int, params: np.ndarray | None = None,

@@ -170,6 +170,22 @@ def test_dense_casts_input_to_kernel_dtype_and_gradient_back():
     np.testing.assert_array_equal(gx, np.ones((2, 3)))
 
 
+def test_dense_float16_runs_in_float32_and_rounds_back():
+    x = Variable(np.array([[0.5, -1.0]]), dtype="float16")
+    k = Variable(np.array([[1.0], [2.0]]), dtype="float16")
+    b = Variable(np.array([0.25]), dtype="float16")
+    with GradientTape():
+        out = nn.dense(x, k, b, *kd.ACTIVATIONS["tanh"])
+        loss = np.sum(out)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out.value, np.tanh([[-1.25]]), rtol=1e-3)
+    gx, gk, gb = backprop(loss, [x, k, b])
+    assert gx.dtype == gk.dtype == gb.dtype == np.float16
+    d = 1 - np.tanh(-1.25) ** 2
+    np.testing.assert_allclose(gk, [[0.5 * d], [-d]], rtol=2e-3)
+    np.testing.assert_allclose(gb, [d], rtol=2e-3)
+
+
 def test_dense_non_contiguous_and_readonly_inputs_are_not_modified():
     base = np.arange(12, dtype=np.float32).reshape(4, 3)
     x = base.T  # non-contiguous view
@@ -184,7 +200,7 @@ def test_dense_non_contiguous_and_readonly_inputs_are_not_modified():
 @pytest.mark.parametrize("kwargs,error,match", [
     (dict(x=np.ones((2, 3)), kernel=np.ones((4, 2))), ValueError, "last axis of `x` must match"),
     (dict(x=np.ones((2, 3)), kernel=np.ones(3)), ValueError, "`kernel` must be 2-D"),
-    (dict(x=np.ones((2, 3)), kernel=np.ones((3, 2), np.int64)), TypeError, "float32 or float64"),
+    (dict(x=np.ones((2, 3)), kernel=np.ones((3, 2), np.int64)), TypeError, "must have a float"),
     (dict(x=np.ones((2, 3)), kernel=np.ones((3, 2)), bias=np.ones(3)), ValueError,
      r"`bias` must have shape \(2,\)"),
     (dict(x=np.ones((2, 3)), kernel=np.ones((3, 2)), activation_code=99), ValueError,
