@@ -1,1 +1,9 @@
-"""Utilities: to_categorical, Progbar, Sequence and image I/O helpers."""
+"""Utilities: to_categorical, Progbar, Sequence and image I/O helpers (``keras.utils`` names)."""
+
+from fastkeras.utils.data_utils import PyDataset, Sequence
+from fastkeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
+from fastkeras.utils.np_utils import to_categorical
+from fastkeras.utils.progbar import Progbar
+
+__all__ = ["PyDataset", "Progbar", "Sequence", "array_to_img", "img_to_array", "load_img",
+           "save_img", "to_categorical"]
