@@ -1,0 +1,822 @@
+"""Fused per-pixel affine resampling of an image batch, with Keras's augmentation chain.
+
+One :func:`affine_batch` call writes a whole augmented batch: affine resampling at spline order 0
+or 1 with scipy.ndimage's fill modes (bit-identical to ``scipy.ndimage.affine_transform`` per
+channel plane), flips, channel shift, brightness (Keras 3's generator path) and the
+``standardize`` steps (rescale, samplewise and featurewise centring and scaling), in Keras's order
+and at Keras's float32 rounding points (``spec/image.md`` §3-§5).
+
+The work is split into output rows, shared out between the threads in contiguous chunks, so
+even a single image uses every core:
+
+1. resample each row: the taps and weights of all its pixels in one vectorised loop, then the
+   interpolation of every channel from those (pixels whose taps need a fill mode's folding are
+   redone by the general path); images that need no min/max go straight on through the
+   pointwise chain, the others record the row's min/max;
+2. only for images with a channel shift or brightness: the pointwise chain, using the image's
+   min/max (the min/max after the channel shift follow analytically, spec §3.3);
+3. only when a samplewise step is on: samplewise, then featurewise, steps from the image's mean
+   and standard deviation.
+
+Per-row partial sums are reduced in row order, so the result does not depend on the number of
+threads. :func:`resample` is the validated single-image entry point.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.ndimage
+from numba import njit, prange
+
+MODES: dict[str, int] = {
+    "constant": 0,
+    "nearest": 1,
+    "reflect": 2,
+    "grid-mirror": 2,
+    "wrap": 3,
+    "mirror": 4,
+    "grid-constant": 5,
+    "grid-wrap": 6,
+}
+_CONSTANT, _NEAREST, _REFLECT, _WRAP, _MIRROR, _GRID_CONSTANT, _GRID_WRAP = range(7)
+
+# Per-image flag bits.
+AFFINE, FLIP_H, FLIP_V, CHANNEL_SHIFT, BRIGHTNESS = 1, 2, 4, 8, 16
+# Standardize ("post") bits, applied in this order after the transform.
+RESCALE, SAMPLE_CENTER, SAMPLE_STD, FEATURE_CENTER, FEATURE_STD = 1, 2, 4, 8, 16
+
+_NEEDS_MINMAX = CHANNEL_SHIFT | BRIGHTNESS
+_SAMPLEWISE = SAMPLE_CENTER | SAMPLE_STD
+_EPSILON = 1e-6  # standardize's literal epsilon (spec §5)
+# Coordinates must stay well inside int64 for the tap arithmetic; beyond 2**52 a float64
+# coordinate has no fractional part left, so no meaningful transform needs more.
+_MAX_COORDINATE = 2.0**52
+
+_INPUT_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# scipy.ndimage's boundary rules (spec §4), one axis at a time
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _fold_coordinate(c, n, mode):
+    """Map a coordinate outside ``[0, n-1]`` back inside, as scipy's ``map_coordinate`` does.
+
+    Used for every mode except ``nearest`` and ``grid-constant``. ``constant`` returns -1 for
+    outside coordinates, which the caller turns into a cval pixel.
+    """
+    if c < 0.0:
+        if mode == _CONSTANT:
+            return -1.0
+        if n <= 1:
+            return 0.0
+        if mode == _REFLECT:
+            sz2 = 2 * n
+            if c < -sz2:
+                c = sz2 * np.int64(-c / sz2) + c
+            if c < -n:
+                return c + sz2
+            if c > -1e-15:  # keeps -c - 1 from landing exactly on -1
+                return 1e-15 - 1.0
+            return -c - 1.0
+        if mode == _MIRROR:
+            sz2 = 2 * n - 2
+            c = sz2 * np.int64(-c / sz2) + c
+            if c <= 1 - n:
+                return c + sz2
+            return -c
+        if mode == _WRAP:
+            sz = n - 1
+            return c + sz * (np.int64(-c / sz) + 1)
+        return c + n * (np.int64((-1.0 - c) / n) + 1)  # grid-wrap
+    if c > n - 1:
+        if mode == _CONSTANT:
+            return -1.0
+        if n <= 1:
+            return 0.0
+        if mode == _REFLECT:
+            sz2 = 2 * n
+            c -= sz2 * np.int64(c / sz2)
+            if c >= n:
+                return sz2 - c - 1.0
+            return c
+        if mode == _MIRROR:
+            sz2 = 2 * n - 2
+            c -= sz2 * np.int64(c / sz2)
+            if c >= n:
+                return sz2 - c
+            return c
+        if mode == _WRAP:
+            sz = n - 1
+            return c - sz * np.int64(c / sz)
+        return c - n * np.int64(c / n)  # grid-wrap
+    return c
+
+
+@njit(cache=True)
+def _fold_tap(i, n, mode):
+    """Fold an integer tap index into ``[0, n-1]`` (scipy folds constant and wrap as mirror)."""
+    if 0 <= i < n:
+        return i
+    if n <= 1:
+        return 0
+    if mode == _NEAREST:
+        return 0 if i < 0 else n - 1
+    if mode == _REFLECT:
+        sz2 = 2 * n
+        if i < 0:
+            if i < -sz2:
+                i += sz2 * ((-i) // sz2)
+            return i + sz2 if i < -n else -i - 1
+        i -= sz2 * (i // sz2)
+        return sz2 - i - 1 if i >= n else i
+    if mode == _GRID_WRAP:
+        if i < 0:
+            return i + n * ((-1 - i) // n + 1)
+        return i - n * (i // n)
+    sz2 = 2 * n - 2  # mirror rule: mirror, constant, wrap
+    if i < 0:
+        i += sz2 * ((-i) // sz2)
+        return i + sz2 if i <= 1 - n else -i
+    i -= sz2 * (i // sz2)
+    return sz2 - i if i >= n else i
+
+
+@njit(cache=True)
+def _axis_taps(c, n, mode, order):
+    """Taps of coordinate ``c`` on an axis of length ``n``.
+
+    Returns ``(inside, i0, i1, w0, w1, cval0, cval1)``: ``inside`` is False when the whole pixel
+    is cval; ``i0, i1`` are in-range indices (``i1`` unused at order 0); ``cval0/1`` mark
+    grid-constant taps that read cval instead of a pixel.
+    """
+    if mode != _NEAREST and mode != _GRID_CONSTANT:
+        c = _fold_coordinate(c, n, mode)
+        if not c > -1.0:
+            return False, 0, 0, 0.0, 0.0, False, False
+    if order == 1:
+        fl = np.floor(c)
+        start = np.int64(fl)
+        w0 = 1.0 - (c - fl)
+        w1 = 1.0 - w0
+    else:
+        start = np.int64(np.floor(c + 0.5))
+        w0 = 1.0
+        w1 = 0.0
+    if mode == _GRID_CONSTANT:
+        out0 = start < 0 or start >= n
+        out1 = start + 1 < 0 or start + 1 >= n
+        return True, 0 if out0 else start, 0 if out1 else start + 1, w0, w1, out0, out1
+    return True, _fold_tap(start, n, mode), _fold_tap(start + 1, n, mode), w0, w1, False, False
+
+
+@njit(cache=True)
+def _store(of, o, t, int_out):
+    """Write float64 ``t`` to ``of[o]``: float outputs round to nearest, uint8 as scipy does."""
+    if int_out:
+        if t > 0.0:
+            t = t + 0.5
+            if t > 255.0:
+                t = 255.0
+        else:
+            t = 0.0
+    of[o] = t
+
+
+# --------------------------------------------------------------------------------------------
+# pass 1: resampling one output row
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _row_taps(m, rr, flip_h, H, W, rs, cs, mode, order, base, dr, dc, wr0, wr1, wc0, wc1, fast):
+    """Taps and weights of every pixel of one output row (a branch-free, vectorised loop).
+
+    Pixel ``c`` reads taps at ``base[c]`` (+ ``dc[c]``, + ``dr[c]``, + both) with row weights
+    ``wr0/wr1`` and column weights ``wc0/wc1``. ``fast[c]`` is True where the taps need no
+    folding: all inside the image, or clamped in ``nearest`` mode; the other pixels are left to
+    :func:`_slow_pixels`.
+    """
+    # Output pixel (r, c) reads the input at (off + r*A[:, 0]) + c*A[:, 1], as scipy sums it.
+    b0 = m[0, 2] + rr * m[0, 0]
+    b1 = m[1, 2] + rr * m[1, 0]
+    a01 = m[0, 1]
+    a11 = m[1, 1]
+    c_first = W - 1 if flip_h else 0
+    c_step = -1 if flip_h else 1
+    hmax = H - 1.0
+    wmax = W - 1.0
+    nearest = mode == _NEAREST
+    for c in range(W):
+        cc = c_first + c * c_step
+        rin = b0 + cc * a01
+        cin = b1 + cc * a11
+        if order == 1:
+            fr = np.floor(rin)
+            fc = np.floor(cin)
+            inside = (rin >= 0.0) & (rin < hmax) & (cin >= 0.0) & (cin < wmax)
+            w = 1.0 - (rin - fr)
+            wr0[c] = w
+            wr1[c] = 1.0 - w
+            w = 1.0 - (cin - fc)
+            wc0[c] = w
+            wc1[c] = 1.0 - w
+        else:
+            fr = np.floor(rin + 0.5)
+            fc = np.floor(cin + 0.5)
+            inside = (rin >= 0.0) & (rin <= hmax) & (cin >= 0.0) & (cin <= wmax)
+        ir = np.int64(fr)
+        ic = np.int64(fc)
+        r0 = min(max(ir, 0), H - 1)
+        c0 = min(max(ic, 0), W - 1)
+        base[c] = r0 * rs + c0 * cs
+        dr[c] = (min(max(ir + 1, 0), H - 1) - r0) * rs
+        dc[c] = (min(max(ic + 1, 0), W - 1) - c0) * cs
+        fast[c] = inside | nearest
+
+
+@njit(cache=True)
+def _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, int_out, base, dr, dc, wr0, wr1,
+                 wc0, wc1, fast):
+    """Interpolate the row's ``fast`` pixels, all channels, summing as scipy does."""
+    # Unsigned offsets: every index here is non-negative, and numba skips the wraparound test.
+    ib = np.uint64(ibase)
+    ucs = np.uint64(cs)
+    uchs = np.uint64(chs)
+    for c in range(W):
+        if not fast[c]:
+            continue
+        o = np.uint64(obase) + np.uint64(c) * ucs
+        p = ib + base[c]
+        if order == 0:
+            for ch in range(C):
+                k = np.uint64(ch) * uchs
+                t = 0.0
+                t += np.float64(xf[p + k])
+                _store(of, o + k, t, int_out)
+            continue
+        d1 = dc[c]
+        d2 = dr[c]
+        d3 = d1 + d2
+        a0 = wr0[c]
+        a1 = wr1[c]
+        b0 = wc0[c]
+        b1 = wc1[c]
+        for ch in range(C):
+            k = np.uint64(ch) * uchs
+            q = p + k
+            t = 0.0
+            t += (np.float64(xf[q]) * a0) * b0
+            t += (np.float64(xf[q + d1]) * a0) * b1
+            t += (np.float64(xf[q + d2]) * a1) * b0
+            t += (np.float64(xf[q + d3]) * a1) * b1
+            _store(of, o + k, t, int_out)
+
+
+@njit(cache=True)
+def _slow_pixels(xf, of, ibase, obase, m, rr, flip_h, H, W, C, rs, cs, chs, mode, cval, order,
+                 int_out, fast):
+    """Resample the row's pixels whose taps need the fill mode's folding (or are cval)."""
+    b0 = m[0, 2] + rr * m[0, 0]
+    b1 = m[1, 2] + rr * m[1, 0]
+    for c in range(W):
+        if fast[c]:
+            continue
+        cc = W - 1 - c if flip_h else c
+        rin = b0 + cc * m[0, 1]
+        cin = b1 + cc * m[1, 1]
+        o = obase + c * cs
+        okr, r0, r1, wr0, wr1, vr0, vr1 = _axis_taps(rin, H, mode, order)
+        okc, c0, c1, wc0, wc1, vc0, vc1 = _axis_taps(cin, W, mode, order)
+        if not (okr and okc):
+            for ch in range(C):
+                _store(of, o + ch * chs, cval, int_out)
+            continue
+        p00 = ibase + r0 * rs + c0 * cs
+        p01 = ibase + r0 * rs + c1 * cs
+        p10 = ibase + r1 * rs + c0 * cs
+        p11 = ibase + r1 * rs + c1 * cs
+        for ch in range(C):
+            k = ch * chs
+            v00 = cval if vr0 or vc0 else np.float64(xf[p00 + k])
+            t = 0.0
+            if order == 0:
+                t += v00
+            else:
+                v01 = cval if vr0 or vc1 else np.float64(xf[p01 + k])
+                v10 = cval if vr1 or vc0 else np.float64(xf[p10 + k])
+                v11 = cval if vr1 or vc1 else np.float64(xf[p11 + k])
+                t += (v00 * wr0) * wc0
+                t += (v01 * wr0) * wc1
+                t += (v10 * wr1) * wc0
+                t += (v11 * wr1) * wc1
+            _store(of, o + k, t, int_out)
+
+
+@njit(cache=True)
+def _copy_row(xf, of, ibase, obase, rr, flip_h, W, C, rs, cs, chs):
+    """Row ``rr`` of the input, cast to the output dtype (and mirrored for a horizontal flip)."""
+    p = ibase + rr * rs
+    for c in range(W):
+        cc = W - 1 - c if flip_h else c
+        for ch in range(C):
+            of[obase + c * cs + ch * chs] = xf[p + cc * cs + ch * chs]
+
+
+@njit(cache=True)
+def _resample_row(xf, of, ibase, obase, m, fl, r, H, W, C, rs, cs, chs, mode, cval, order,
+                  int_out, offs, wts, fast):
+    """Write output row ``r`` of one image: resampled (AFFINE) or copied, with flips."""
+    rr = H - 1 - r if fl & FLIP_V else r
+    flip_h = (fl & FLIP_H) != 0
+    if not fl & AFFINE:
+        _copy_row(xf, of, ibase, obase, rr, flip_h, W, C, rs, cs, chs)
+        return
+    _row_taps(m, rr, flip_h, H, W, rs, cs, mode, order, offs[0], offs[1], offs[2], wts[0],
+              wts[1], wts[2], wts[3], fast)
+    _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, int_out, offs[0], offs[1],
+                 offs[2], wts[0], wts[1], wts[2], wts[3], fast)
+    if mode != _NEAREST:
+        _slow_pixels(xf, of, ibase, obase, m, rr, flip_h, H, W, C, rs, cs, chs, mode, cval,
+                     order, int_out, fast)
+
+
+# --------------------------------------------------------------------------------------------
+# the pointwise chain and the standardize steps, one output row at a time
+# (a row is `outer` contiguous runs of `inner` elements, `so` apart)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _row_minmax(of, base, outer, so, inner):
+    """Min and max of one output row, as float64 (four independent lanes for speed)."""
+    lo0 = lo1 = lo2 = lo3 = hi0 = hi1 = hi2 = hi3 = of[base]
+    for a in range(outer):
+        seg = of[base + a * so:base + a * so + inner]
+        j = 0
+        while j + 4 <= inner:
+            v0 = seg[j]
+            v1 = seg[j + 1]
+            v2 = seg[j + 2]
+            v3 = seg[j + 3]
+            lo0 = v0 if v0 < lo0 else lo0
+            lo1 = v1 if v1 < lo1 else lo1
+            lo2 = v2 if v2 < lo2 else lo2
+            lo3 = v3 if v3 < lo3 else lo3
+            hi0 = v0 if v0 > hi0 else hi0
+            hi1 = v1 if v1 > hi1 else hi1
+            hi2 = v2 if v2 > hi2 else hi2
+            hi3 = v3 if v3 > hi3 else hi3
+            j += 4
+        for i in range(j, inner):
+            v0 = seg[i]
+            lo0 = v0 if v0 < lo0 else lo0
+            hi0 = v0 if v0 > hi0 else hi0
+    lo = min(min(lo0, lo1), min(lo2, lo3))
+    hi = max(max(hi0, hi1), max(hi2, hi3))
+    return np.float64(lo), np.float64(hi)
+
+
+@njit(cache=True)
+def _row_sums(of, base, outer, so, inner):
+    """Float64 moments of one output row about its first value ``p``: ``(p, S, Q)`` with
+    ``S = sum(v - p)`` and ``Q = sum((v - p)**2)``, summed in a fixed order (four lanes)."""
+    p = np.float64(of[base])
+    s0 = s1 = s2 = s3 = 0.0
+    q0 = q1 = q2 = q3 = 0.0
+    for a in range(outer):
+        seg = of[base + a * so:base + a * so + inner]
+        j = 0
+        while j + 4 <= inner:
+            v0 = np.float64(seg[j]) - p
+            v1 = np.float64(seg[j + 1]) - p
+            v2 = np.float64(seg[j + 2]) - p
+            v3 = np.float64(seg[j + 3]) - p
+            s0 += v0
+            s1 += v1
+            s2 += v2
+            s3 += v3
+            q0 += v0 * v0
+            q1 += v1 * v1
+            q2 += v2 * v2
+            q3 += v3 * v3
+            j += 4
+        for i in range(j, inner):
+            v0 = np.float64(seg[i]) - p
+            s0 += v0
+            q0 += v0 * v0
+    return p, (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+
+
+@njit(cache=True)
+def _image_moments(rowstats, first, H, row_size):
+    """Mean and population variance of an image from its rows' ``(p, S, Q)`` (columns 2-4),
+    combined row by row (Chan et al.) so that a constant image has variance exactly 0."""
+    total = 0.0
+    for r in range(first, first + H):
+        total += row_size * rowstats[r, 2] + rowstats[r, 3]
+    mean = total / (H * row_size)
+    m2 = 0.0
+    for r in range(first, first + H):
+        s = rowstats[r, 3]
+        own = rowstats[r, 4] - s * s / row_size
+        d = rowstats[r, 2] + s / row_size - mean
+        m2 += max(own, 0.0) + row_size * d * d
+    return mean, m2 / (H * row_size)
+
+
+@njit(cache=True)
+def _shift_row(of, base, outer, so, inner, d, lo, hi):
+    """Channel shift: ``clip(v + d, lo, hi)`` in the output dtype."""
+    for a in range(outer):
+        seg = of[base + a * so:base + a * so + inner]
+        for j in range(inner):
+            v = seg[j] + d
+            if v < lo:
+                v = lo
+            if v > hi:
+                v = hi
+            seg[j] = v
+
+
+@njit(cache=True)
+def _brightness_row(of, base, outer, so, inner, ch_outer, C, b, m, mx, zero):
+    """Keras 3's brightness shift (spec §3.4) with the image's min ``m`` and max ``mx``.
+
+    The image becomes uint8 (truncation, after a min-max stretch to [0, 255] when it is
+    outside that range), PIL blends it with black (alpha kept), and the result comes back as
+    float32, mapped back to ``[m, mx]`` after a stretch.
+    """
+    stretch = m < 0 or mx > 255
+    m32 = np.float32(m)
+    ymax = np.float32(mx) - m32
+    if ymax == 0:
+        ymax = np.float32(1.0)  # Keras skips the division when the range is empty
+    f0 = np.float32(0.0)
+    f255 = np.float32(255.0)
+    for a in range(outer):
+        seg = of[base + a * so:base + a * so + inner]
+        for j in range(inner):
+            v32 = np.float32(seg[j])
+            if stretch:
+                q = np.int64(((v32 - m32) / ymax) * f255)
+            else:
+                q = np.int64(v32)
+            # PIL: float32(b*q), 0 at or below 0, 255 at or above 255, else truncated.
+            res = np.int64(min(max(np.float32(b * q), f0), f255))
+            if C == 4 and (a if ch_outer else j & 3) == 3:
+                res = q  # alpha is not blended
+            if stretch:
+                seg[j] = (np.float32(res) / f255) * (mx - m) + m
+            else:
+                seg[j] = np.float32(res) + zero
+
+
+@njit(cache=True)
+def _scale_row(of, base, outer, so, inner, s):
+    """``v *= s`` in the output dtype."""
+    for a in range(outer):
+        seg = of[base + a * so:base + a * so + inner]
+        for j in range(inner):
+            seg[j] = seg[j] * s
+
+
+@njit(cache=True)
+def _sample_row(of, base, outer, so, inner, post, smean, sden):
+    """Samplewise centre (``v -= smean``) and scale (``v /= sden``) in the output dtype."""
+    for a in range(outer):
+        seg = of[base + a * so:base + a * so + inner]
+        for j in range(inner):
+            v = seg[j]
+            if post & SAMPLE_CENTER:
+                v = v - smean
+            if post & SAMPLE_STD:
+                v = v / sden
+            seg[j] = v
+
+
+@njit(cache=True)
+def _feature_row(of, base, outer, so, inner, img_off, post, meanf, stdf):
+    """Featurewise ``v -= mean`` then ``v /= (std + float32(1e-6))`` (float32 statistics)."""
+    for a in range(outer):
+        p = base + a * so
+        seg = of[p:p + inner]
+        mseg = meanf[p - img_off:p - img_off + inner]
+        sseg = stdf[p - img_off:p - img_off + inner]
+        if post & FEATURE_CENTER:
+            for j in range(inner):
+                seg[j] = seg[j] - mseg[j]
+        if post & FEATURE_STD:
+            for j in range(inner):
+                seg[j] = seg[j] / (sseg[j] + np.float32(_EPSILON))
+
+
+@njit(cache=True)
+def _pointwise_row(of, base, outer, so, inner, ch_outer, C, img_off, fl, post, stats, d, b,
+                   consts, meanf, stdf, feature):
+    """Channel shift, brightness, rescale and (when ``feature``) the featurewise steps."""
+    lo = stats[0]
+    hi = stats[1]
+    if fl & CHANNEL_SHIFT:
+        _shift_row(of, base, outer, so, inner, d, lo, hi)
+        # The image's new min/max, analytically (spec §3.3).
+        m = lo + d
+        m = lo if m < lo else (hi if m > hi else m)
+        mx = hi + d
+        mx = lo if mx < lo else (hi if mx > hi else mx)
+    else:
+        m = lo
+        mx = hi
+    if fl & BRIGHTNESS:
+        _brightness_row(of, base, outer, so, inner, ch_outer, C, b, m, mx, consts[2])
+    if post & RESCALE:
+        _scale_row(of, base, outer, so, inner, consts[0])
+    if feature and post & (FEATURE_CENTER | FEATURE_STD):
+        _feature_row(of, base, outer, so, inner, img_off, post, meanf, stdf)
+
+
+@njit(parallel=True, cache=True)
+def _affine_batch_kernel(x, out, matrices, flags, shift_t, bright, mode, cval, order, post,
+                         consts, mean, std, channels_first, int_out, rowstats, imgstats,
+                         nchunks):
+    if channels_first:
+        N, C, H, W = x.shape
+        rs, cs, chs = W, 1, H * W
+        outer, so, inner = C, H * W, W
+    else:
+        N, H, W, C = x.shape
+        rs, cs, chs = W * C, C, 1
+        outer, so, inner = 1, 0, W * C
+    img = H * W * C
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    meanf = mean.reshape(-1)
+    stdf = std.reshape(-1)
+    samplewise = (post & _SAMPLEWISE) != 0
+    feature_now = not samplewise  # featurewise steps come after samplewise ones
+    nrows = N * H
+    any_minmax = False
+    for n in range(N):
+        if flags[n] & _NEEDS_MINMAX:
+            any_minmax = True
+
+    # Pass 1: resample; images without a channel shift or brightness also run their chain.
+    for k in prange(nchunks):
+        offs = np.empty((3, W), np.uint64)
+        wts = np.empty((4, W), np.float64)
+        fast = np.empty(W, np.bool_)
+        for t in range(k * nrows // nchunks, (k + 1) * nrows // nchunks):
+            n = t // H
+            r = t - n * H
+            fl = flags[n]
+            base = n * img + r * rs
+            _resample_row(xf, of, n * img, base, matrices[n], fl, r, H, W, C, rs, cs, chs,
+                          mode, cval, order, int_out, offs, wts, fast)
+            if fl & _NEEDS_MINMAX:
+                lo, hi = _row_minmax(of, base, outer, so, inner)
+                rowstats[t, 0] = lo
+                rowstats[t, 1] = hi
+                continue
+            if post:
+                _pointwise_row(of, base, outer, so, inner, channels_first, C, n * img, fl,
+                               post, imgstats[n], shift_t[n], bright[n], consts, meanf, stdf,
+                               feature_now)
+            if samplewise:
+                p, s, q = _row_sums(of, base, outer, so, inner)
+                rowstats[t, 2] = p
+                rowstats[t, 3] = s
+                rowstats[t, 4] = q
+
+    # Pass 2: the chain of images that needed their min/max.
+    if any_minmax:
+        for n in range(N):
+            if flags[n] & _NEEDS_MINMAX:
+                lo = rowstats[n * H, 0]
+                hi = rowstats[n * H, 1]
+                for r in range(1, H):
+                    lo = min(lo, rowstats[n * H + r, 0])
+                    hi = max(hi, rowstats[n * H + r, 1])
+                imgstats[n, 0] = lo
+                imgstats[n, 1] = hi
+        for t in prange(nrows):
+            n = t // H
+            if flags[n] & _NEEDS_MINMAX:
+                base = n * img + (t - n * H) * rs
+                _pointwise_row(of, base, outer, so, inner, channels_first, C, n * img,
+                               flags[n], post, imgstats[n], shift_t[n], bright[n], consts,
+                               meanf, stdf, feature_now)
+                if samplewise:
+                    p, s, q = _row_sums(of, base, outer, so, inner)
+                    rowstats[t, 2] = p
+                    rowstats[t, 3] = s
+                    rowstats[t, 4] = q
+
+    # Pass 3: samplewise steps from each image's mean and std, then featurewise ones.
+    if samplewise:
+        for n in range(N):
+            mu, var = _image_moments(rowstats, n * H, H, W * C)
+            imgstats[n, 2] = mu
+            imgstats[n, 3] = np.sqrt(var)
+            imgstats[n, 3] = imgstats[n, 3] + consts[1]
+        for t in prange(nrows):
+            n = t // H
+            base = n * img + (t - n * H) * rs
+            _sample_row(of, base, outer, so, inner, post, imgstats[n, 2], imgstats[n, 3])
+            if post & (FEATURE_CENTER | FEATURE_STD):
+                _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
+
+
+# --------------------------------------------------------------------------------------------
+# Python entry points
+# --------------------------------------------------------------------------------------------
+
+
+def _per_image(name: str, a, dtype, n: int) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=dtype)
+    if arr.shape != (n,):
+        raise ValueError(f"`{name}` must have shape ({n},), one value per image; got {arr.shape}")
+    return arr
+
+
+def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np.ndarray,
+                 shift: np.ndarray, bright: np.ndarray, mode: int, cval: float, order: int,
+                 post: int, rescale: float, mean: np.ndarray, std: np.ndarray,
+                 channels_first: bool) -> None:
+    """Write the whole augmented batch into ``out`` (in place). Returns None.
+
+    Parameters
+    ----------
+    x : ndarray
+        C-contiguous batch ``(N, H, W, C)`` (or ``(N, C, H, W)`` with ``channels_first``),
+        uint8, float32 or float64. Never modified.
+    out : ndarray
+        Preallocated C-contiguous array of ``x``'s shape, float32 or float64 or ``x``'s own
+        dtype (uint8 outputs round half up and saturate, as scipy does; they allow only the
+        geometric stage: AFFINE and flips, no ``post`` steps). Must not overlap ``x``.
+    matrices : ndarray
+        ``(N, 2, 3)`` float64: ``[A | off]`` per image in (row, col) coordinates, as passed to
+        ``scipy.ndimage.affine_transform(plane, A, off, order, mode, cval)``.
+    flags : ndarray
+        ``(N,)`` uint8 bit field per image: AFFINE, FLIP_H, FLIP_V, CHANNEL_SHIFT, BRIGHTNESS.
+    shift, bright : ndarray
+        ``(N,)`` float64 channel-shift intensities and brightness factors, read where the
+        image's flag is set. The shift is rounded to ``out``'s dtype (Keras's float32 add).
+    mode : int
+        Fill mode code from :data:`MODES`.
+    cval : float
+        Fill value for ``constant`` and ``grid-constant``.
+    order : int
+        Spline order, 0 or 1.
+    post : int
+        Standardize bits: RESCALE, SAMPLE_CENTER, SAMPLE_STD, FEATURE_CENTER, FEATURE_STD.
+    rescale : float
+        Factor for RESCALE, rounded to ``out``'s dtype.
+    mean, std : ndarray
+        float32, C-contiguous, the shape of one image in the layout; read for FEATURE_CENTER
+        and FEATURE_STD (``std`` without the 1e-6, which is added here).
+    channels_first : bool
+        Layout of ``x`` and ``out``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For arrays of the wrong type, dtype, shape or layout, unknown codes, or matrices that
+        are not finite or send pixels beyond 2**52.
+    """
+    if not isinstance(x, np.ndarray) or not isinstance(out, np.ndarray):
+        raise TypeError("`x` and `out` must be numpy arrays")
+    if x.ndim != 4:
+        raise ValueError(f"`x` must be a 4-D batch of images; got shape {x.shape}")
+    if x.dtype not in _INPUT_DTYPES:
+        raise TypeError(f"`x` must be uint8, float32 or float64; got {x.dtype}")
+    if out.shape != x.shape:
+        raise ValueError(f"`out` must have the shape of `x` {x.shape}; got {out.shape}")
+    if out.dtype not in _FLOAT_DTYPES and out.dtype != x.dtype:
+        raise TypeError(f"`out` must be float32, float64 or `x`'s dtype {x.dtype}; got {out.dtype}")
+    if not x.flags.c_contiguous or not out.flags.c_contiguous:
+        raise ValueError("`x` and `out` must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("`out` must be writeable")
+    if np.may_share_memory(x, out):
+        raise ValueError("`out` must not overlap `x`")
+    mode = int(mode)
+    if mode not in MODES.values():
+        raise ValueError(f"`mode` must be one of the codes in MODES (0-6); got {mode}")
+    order = int(order)
+    if order not in (0, 1):
+        raise ValueError(f"`order` must be 0 or 1 (orders 2-5 go to scipy); got {order}")
+    post = int(post)
+    if not 0 <= post < 32:
+        raise ValueError(f"`post` must be a combination of the standardize bits; got {post}")
+    channels_first = bool(channels_first)
+    N = x.shape[0]
+    if channels_first:
+        C, H, W = x.shape[1:]
+    else:
+        H, W, C = x.shape[1:]
+    matrices = np.ascontiguousarray(matrices, dtype=np.float64)
+    if matrices.shape != (N, 2, 3):
+        raise ValueError(f"`matrices` must have shape ({N}, 2, 3); got {matrices.shape}")
+    flags = _per_image("flags", flags, np.uint8, N)
+    shift = _per_image("shift", shift, np.float64, N)
+    bright = _per_image("bright", bright, np.float64, N)
+    if x.size == 0:
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        # Largest |coordinate| any output pixel can reach (finite check included: NaN fails).
+        reach = (np.abs(matrices[:, :, 2]) + (H - 1) * np.abs(matrices[:, :, 0])
+                 + (W - 1) * np.abs(matrices[:, :, 1]))
+    if not (reach <= _MAX_COORDINATE).all():
+        raise ValueError("`matrices` must be finite and keep every input coordinate within "
+                         "2**52 of the origin")
+    int_out = out.dtype not in _FLOAT_DTYPES
+    if int_out and (post or (flags & _NEEDS_MINMAX).any()):
+        raise ValueError(f"an {out.dtype} `out` supports only the geometric stage (AFFINE and "
+                         "flips, post=0); use a float32 or float64 `out`")
+    if (flags & BRIGHTNESS).any() and C not in (1, 3, 4):
+        raise ValueError(f"Unsupported channel number: {C}")
+    one_image = x.shape[1:]
+    for name, arr, bit in (("mean", mean, FEATURE_CENTER), ("std", std, FEATURE_STD)):
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.float32 or arr.ndim != 3:
+            raise TypeError(f"`{name}` must be a 3-D float32 array")
+        if post & bit and arr.shape != one_image:
+            raise ValueError(f"`{name}` must have the shape of one image {one_image}; "
+                             f"got {arr.shape}")
+    mean = np.ascontiguousarray(mean)
+    std = np.ascontiguousarray(std)
+    t = out.dtype
+    shift_t = shift.astype(t)
+    consts = np.array([rescale, _EPSILON, 0.0], dtype=t)  # rescale, epsilon, zero
+    rowstats = np.empty((N * H, 5), np.float64)
+    imgstats = np.empty((N, 4), t)
+    nchunks = min(N * H, 4 * numba.get_num_threads())
+    _affine_batch_kernel(x, out, matrices, flags, shift_t, bright, mode, float(cval), order,
+                         post, consts, mean, std, channels_first, int_out, rowstats, imgstats,
+                         nchunks)
+
+
+def resample(x: np.ndarray, matrix: np.ndarray, mode: str = "nearest", cval: float = 0.0,
+             order: int = 1, channels_first: bool = False) -> np.ndarray:
+    """Affine-resample one image exactly as ``scipy.ndimage.affine_transform`` per channel.
+
+    Parameters
+    ----------
+    x : ndarray
+        One image, ``(H, W, C)`` or with ``channels_first`` ``(C, H, W)``.
+    matrix : array_like
+        ``(2, 3)`` ``[A | off]`` or ``(3, 3)`` (its last row is not used), in (row, col)
+        coordinates: output pixel ``(r, c)`` reads the input at ``A @ (r, c) + off``.
+    mode : str
+        A scipy fill mode: constant, nearest, reflect, grid-mirror, wrap, mirror,
+        grid-constant, grid-wrap.
+    cval : float
+        Fill value for constant modes.
+    order : int
+        Spline order 0-5; 0 and 1 run the native kernel, 2-5 (and dtypes other than uint8,
+        float32, float64) call scipy per channel.
+    channels_first : bool
+        Layout of ``x``.
+
+    Returns
+    -------
+    ndarray
+        A new array of ``x``'s shape and dtype.
+
+    Raises
+    ------
+    RuntimeError
+        ``"boundary mode not supported"`` for an unknown mode, ``"spline order not
+        supported"`` for an order outside 0-5 (as scipy and Keras do).
+    ValueError
+        If ``x`` is not 3-D, or ``matrix`` is not 2x3 / 3x3 and finite.
+    """
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"`x` must be one 3-D image; got shape {x.shape}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise RuntimeError("boundary mode not supported")
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)):
+        raise TypeError(f"`order` must be an integer; got {type(order).__name__}")
+    if not 0 <= order <= 5:
+        raise RuntimeError("spline order not supported")
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape not in ((2, 3), (3, 3)):
+        raise ValueError(f"`matrix` must be 2x3 or 3x3; got shape {m.shape}")
+    m = np.ascontiguousarray(m[:2])
+    if not np.isfinite(m).all():
+        raise ValueError("`matrix` must be finite")
+    if order > 1 or x.dtype not in _INPUT_DTYPES:
+        planes = x if channels_first else np.moveaxis(x, -1, 0)
+        res = np.stack([scipy.ndimage.affine_transform(p, m[:, :2], m[:, 2], order=order,
+                                                       mode=mode, cval=cval) for p in planes])
+        return res if channels_first else np.ascontiguousarray(np.moveaxis(res, 0, -1))
+    xb = np.ascontiguousarray(x)[None]
+    out = np.empty_like(xb)
+    dummy = np.zeros((1, 1, 1), np.float32)
+    affine_batch(xb, out, m[None], np.array([AFFINE], np.uint8), np.zeros(1), np.zeros(1),
+                 MODES[mode], cval, order, 0, 1.0, dummy, dummy, channels_first)
+    return out[0]
