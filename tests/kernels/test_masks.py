@@ -188,3 +188,13 @@ def test_masked_rows():
     keep = np.array([True, False, False, True])
     masks.masked_rows(src, keep, out)
     np.testing.assert_array_equal(out, np.where(keep[:, None], src, 0))
+
+
+def test_dropout_op_matches_reference():
+    from fastkeras.backend.tensor import Tensor
+    from fastkeras.layers.dropout import dropout
+    x = np.random.default_rng(5).standard_normal((4, 6, 5)).astype(np.float32)
+    for noise in [(4, 6, 5), (4, 1, 5), (1, 6, 1), (5,)]:
+        out = dropout(Tensor(x), 0.35, noise, seed=12, counter=4)
+        full = (1,) * (3 - len(noise)) + noise
+        np.testing.assert_array_equal(out.value, reference_dropout(x, 12, 4, 0.35, full))
