@@ -1,4 +1,4 @@
-"""Dropout and SpatialDropout1D/2D/3D (spec §6, §7): masks, scaling, seeds, threads, config, errors."""
+"""Dropout and SpatialDropout1D/2D/3D (spec §6, §7): masks, scaling, seeds, threads, errors."""
 
 import hashlib
 import os
