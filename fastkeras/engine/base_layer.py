@@ -79,6 +79,14 @@ class _CallInfo:
 
 _CALL_INFO: dict[type, _CallInfo] = {}
 
+# Attributes the engine itself keeps on layers; they never hold sublayers.
+_ENGINE_ATTRS = frozenset({
+    "_layers", "_own_trainable", "_own_non_trainable", "_losses", "_inbound_nodes",
+    "_outbound_nodes", "_build_shapes", "_call_shapes", "_batch_input_shape",
+    "_initial_weights", "_auto_config", "_tracked_attrs", "inputs", "outputs", "_nodes",
+    "_plan", "_input_refs", "_input_keys", "_inputs_struct", "_outputs_struct",
+    "_train_variables", "_stack", "_compile_args"})
+
 
 def _call_info(cls: type) -> _CallInfo:
     info = _CALL_INFO.get(cls)
@@ -402,14 +410,19 @@ class Layer:
     def losses(self) -> list:
         """Losses of the latest outermost call (``add_loss``, activity regularizers, sublayers),
         then one penalty per trainable weight that has a regularizer."""
-        out = []
+        out, regularized, seen = [], [], set()
+        trainable = self.trainable
         for layer in self._flatten_layers():
             out.extend(layer._losses)
-        for v in self.trainable_weights:
-            if v.regularizer is not None:
-                penalty = v.regularizer(v)
-                out.append(penalty if isinstance(penalty, Tensor) else Tensor(np.asarray(
-                    penalty, dtype=v.dtype)))
+            if trainable and layer.trainable:
+                for v in layer._own_trainable:
+                    if v.regularizer is not None and v.trainable and id(v) not in seen:
+                        seen.add(id(v))
+                        regularized.append(v)
+        for v in regularized:
+            penalty = v.regularizer(v)
+            out.append(penalty if isinstance(penalty, Tensor) else Tensor(np.asarray(
+                penalty, dtype=v.dtype)))
         return out
 
     @property
@@ -472,12 +485,11 @@ class Layer:
 
     def _direct_sublayers(self) -> list:
         """Sublayers: an explicit ``_layers`` list, then layers held in attributes (or in
-        lists, tuples and dicts held in attributes), in attribute order."""
+        lists, tuples and dicts held in attributes), in the order the attributes were set."""
         d = self.__dict__
         found = list(d.get("_layers", ()))
-        for key, value in d.items():
-            if key == "_layers":
-                continue
+        for name in d.get("_tracked_attrs", ()):
+            value = d.get(name)
             if isinstance(value, Layer):
                 found.append(value)
             elif isinstance(value, (list, tuple)):
@@ -485,6 +497,23 @@ class Layer:
             elif isinstance(value, dict):
                 found.extend(v for v in value.values() if isinstance(v, Layer))
         return found
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Remember which attributes may hold sublayers, so that finding sublayers (done for
+        # weights and losses at every training step) never scans every attribute.
+        object.__setattr__(self, name, value)
+        d = self.__dict__
+        if isinstance(value, (Layer, list, tuple, dict)) and name not in _ENGINE_ATTRS:
+            tracked = d.get("_tracked_attrs")
+            if tracked is None:
+                tracked = d["_tracked_attrs"] = {}
+            tracked[name] = None
+        elif name in d.get("_tracked_attrs", ()):
+            del d["_tracked_attrs"][name]
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        self.__dict__.get("_tracked_attrs", {}).pop(name, None)
 
     # -- the methods subclasses implement ------------------------------------------------------
     @_locking_build
