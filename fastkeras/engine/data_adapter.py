@@ -34,11 +34,19 @@ def _as_array(x: Any) -> Any:
 
 
 def is_sequence(x: Any) -> bool:
-    """True for Keras ``Sequence``/``PyDataset``-like objects: indexable batches with a length
-    (ImageDataGenerator iterators included), excluding arrays and Python containers."""
-    return (hasattr(x, "__getitem__") and hasattr(x, "__len__")
+    """True for Keras ``Sequence``/``PyDataset``-like objects: batches indexed by position with
+    a length (ImageDataGenerator iterators included) or a ``num_batches`` (endless when None),
+    excluding arrays and Python containers."""
+    return (hasattr(x, "__getitem__") and (hasattr(x, "__len__") or hasattr(x, "num_batches"))
             and not isinstance(x, (np.ndarray, Tensor, list, tuple, dict, str))
             and not is_array(x))
+
+
+def _sequence_length(x: Any) -> int | None:
+    """Batches per epoch of a Sequence; None for an endless PyDataset."""
+    if hasattr(x, "num_batches"):
+        return x.num_batches
+    return len(x)
 
 
 def is_generator(x: Any) -> bool:
@@ -145,7 +153,8 @@ class DataHandler:
     class_weight : dict, optional
         Class weights turned into per-sample weights for the (single) output.
     workers, max_queue_size
-        Prefetch threads and queue bound for generators and Sequences.
+        Prefetch threads and queue bound for generators and Sequences. None takes a
+        ``PyDataset``'s own ``workers``/``max_queue_size`` (Keras 3), else 1 and 10.
     need_tuple : bool
         For generators/Sequences: whether a bare array batch is rejected.
     """
@@ -153,7 +162,8 @@ class DataHandler:
     def __init__(self, x: Any, y: Any = None, sample_weight: Any = None, *,
                  targets: Any = None, batch_size: int | None = None,
                  steps: int | None = None, shuffle: Any = False,
-                 class_weight: dict | None = None, workers: int = 1, max_queue_size: int = 10,
+                 class_weight: dict | None = None, workers: int | None = None,
+                 max_queue_size: int | None = None,
                  shuffle_sequence: bool = False):
         self.targets = targets or (lambda v: None if v is None else structure.flatten(v))
         self.class_weight = class_weight
@@ -172,11 +182,20 @@ class DataHandler:
                                  "be passed. Instead, the sample weights should be included as "
                                  f"part of the {kind}.")
             self.source = kind
+            if workers is None:
+                workers = int(getattr(x, "workers", 1))
+            if max_queue_size is None:
+                max_queue_size = int(getattr(x, "max_queue_size", 10))
             if kind == "Sequence":
                 self._sequence = x
+                self._length = _sequence_length(x)
+                if self._length is None and steps is None:
+                    raise ValueError("The dataset passed as `x` is endless (its `num_batches` is "
+                                     "None); pass `steps_per_epoch` (or `steps`) to say how "
+                                     "many batches make an epoch.")
                 self._fetcher = SequenceFetcher(x.__getitem__, workers, max_queue_size)
                 self._shuffle_sequence = bool(shuffle_sequence and shuffle)
-                self.steps = int(steps) if steps is not None else len(x)
+                self.steps = int(steps) if steps is not None else self._length
                 self._next_index = 0
             else:
                 self._generator = x
@@ -267,16 +286,7 @@ class DataHandler:
             yield from self._array_batches()
             return
         if self._sequence is not None:
-            n = len(self._sequence)
-            if n == 0:
-                raise ValueError("The Sequence passed as `x` is empty (its `__len__` is 0).")
-            if self._shuffle_sequence:
-                indices = list(np.random.permutation(n))[:self.steps]
-            else:
-                indices = [(self._next_index + i) % n for i in range(self.steps)]
-                self._next_index = (self._next_index + self.steps) % n
-            for batch in self._fetcher.run(indices):
-                yield self._standardize_batch(batch)
+            yield from self._sequence_epoch()
             return
         count = 0
         batches = generator_batches(self._generator, self.steps, self._workers, self._queue)
@@ -288,6 +298,23 @@ class DataHandler:
             batches.close()
         if self.steps is not None and count < self.steps:
             self.exhausted = True
+
+    def _sequence_epoch(self) -> Iterator:
+        n = self._length
+        if n == 0:
+            raise ValueError("The Sequence passed as `x` is empty (its `__len__` is 0).")
+        if hasattr(self._sequence, "on_epoch_begin"):
+            self._sequence.on_epoch_begin()
+        if n is None:
+            indices = list(range(self._next_index, self._next_index + self.steps))
+            self._next_index += self.steps
+        elif self._shuffle_sequence:
+            indices = [int(i) for i in np.random.permutation(n)[:self.steps]]
+        else:
+            indices = [(self._next_index + i) % n for i in range(self.steps)]
+            self._next_index = (self._next_index + self.steps) % n
+        for batch in self._fetcher.run(indices):
+            yield self._standardize_batch(batch)
 
     def on_epoch_end(self) -> None:
         """Forward the end of an epoch to a Sequence (it may reshuffle)."""

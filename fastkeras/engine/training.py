@@ -76,14 +76,16 @@ def _batch_size(x: Any) -> int:
 
 
 def _pop_prefetch_kwargs(kwargs: dict, method: str) -> tuple:
-    """Keras 2 / tf.keras arguments accepted by fit/evaluate/predict: the prefetch settings."""
-    workers = kwargs.pop("workers", 1)
-    max_queue_size = kwargs.pop("max_queue_size", 10)
+    """Keras 2 / tf.keras arguments accepted by fit/evaluate/predict: the prefetch settings
+    (None: a PyDataset's own settings, else one thread and ten batches ahead)."""
+    workers = kwargs.pop("workers", None)
+    max_queue_size = kwargs.pop("max_queue_size", None)
     _check_multiprocessing(kwargs.pop("use_multiprocessing", False))
     if kwargs:
         raise TypeError(f"{method}() got an unexpected keyword argument "
                         f"'{next(iter(kwargs))}'")
-    return int(workers), int(max_queue_size)
+    return (None if workers is None else int(workers),
+            None if max_queue_size is None else int(max_queue_size))
 
 
 def _check_multiprocessing(use_multiprocessing: bool) -> None:
@@ -400,7 +402,8 @@ class Model(Layer):
              validation_split: float, validation_data: Any, shuffle: Any, class_weight: Any,
              sample_weight: Any, initial_epoch: int, steps_per_epoch: Any,
              validation_steps: Any, validation_batch_size: Any, validation_freq: Any,
-             workers: int, max_queue_size: int, shuffle_sequence: bool) -> Any:
+             workers: int | None, max_queue_size: int | None,
+             shuffle_sequence: bool) -> Any:
         self._assert_compiled()
         verbose = _verbosity(verbose)
         if class_weight is not None and sample_weight is not None:
@@ -463,8 +466,8 @@ class Model(Layer):
         cbs.on_train_end(logs)
         return self.history
 
-    def _validation_handler(self, data: Any, batch_size: Any, steps: Any, workers: int,
-                            max_queue_size: int) -> DataHandler | None:
+    def _validation_handler(self, data: Any, batch_size: Any, steps: Any, workers: Any,
+                            max_queue_size: Any) -> DataHandler | None:
         if data is None:
             return None
         if is_generator(data) or is_sequence(data):

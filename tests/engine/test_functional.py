@@ -228,3 +228,17 @@ def test_int_inputs_keep_their_dtype_until_a_float_layer():
     model = Model(x, Record()(x))
     model.predict(np.array([[1, 2]], dtype=np.int64), verbose=0)
     assert seen[-1] == np.int32
+
+
+def test_sparse_inputs_are_accepted_and_densified_for_dense_only_layers():
+    import scipy.sparse
+
+    x = Input((3,), sparse=True, name="s")
+    assert x.sparse
+    layer = Linear(2, name="lin")
+    model = Model(x, layer(x))
+    data = scipy.sparse.csr_matrix(np.array([[0, 1, 0], [2, 0, 3]], np.float32))
+    np.testing.assert_allclose(model.predict(data, verbose=0),
+                               linear_reference(layer, data.toarray()), rtol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    assert np.isfinite(model.evaluate(data, np.zeros((2, 2)), verbose=0))

@@ -380,3 +380,71 @@ def test_no_warnings_in_plain_training():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+
+
+def test_pydataset_settings_epoch_hooks_and_endless_datasets():
+    from fastkeras.utils.data_utils import PyDataset
+
+    class Data(PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.threads, self.hooks = set(), []
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            self.threads.add(threading.get_ident())
+            return np.full((2, 3), i, np.float32), np.zeros((2, 1), np.float32)
+
+        def on_epoch_begin(self):
+            self.hooks.append("begin")
+
+        def on_epoch_end(self):
+            self.hooks.append("end")
+
+    model = linear_model()
+    model.compile(optimizer="sgd", loss="mse")
+    data = Data(workers=0)
+    model.fit(data, epochs=2, verbose=0)
+    assert data.hooks == ["begin", "end", "begin", "end"]
+    assert data.threads == {threading.get_ident()}  # workers=0: fetched in the training thread
+    pooled = Data(workers=2)
+    model.fit(pooled, epochs=1, verbose=0)
+    assert threading.get_ident() not in pooled.threads
+
+    class Endless(Data):
+        num_batches = None
+
+    with pytest.raises(ValueError, match="is endless"):
+        model.fit(Endless(), verbose=0)
+    h = model.fit(Endless(), steps_per_epoch=3, epochs=2, verbose=0)
+    assert h.params["steps"] == 3 and len(h.history["loss"]) == 2
+
+
+def test_fit_and_predict_on_an_image_data_generator_iterator():
+    from fastkeras.optimizers import SGD
+    from fastkeras.preprocessing.image import ImageDataGenerator
+
+    rng = np.random.default_rng(9)
+    images = rng.random((24, 4, 4, 1)).astype(np.float32)
+    labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype(np.float32)[:, None]
+    flow = ImageDataGenerator(horizontal_flip=True, vertical_flip=True).flow(
+        images, labels, batch_size=5, shuffle=False, seed=1)
+
+    class Flat(Scale):
+        def call(self, x):
+            return K.reshape(x, (x.shape[0], -1))
+
+    # A model computing each image's mean, which flips do not change.
+    inp = Input((4, 4, 1))
+    mean = Linear(1, use_bias=False, kernel_initializer="ones")(Flat()(inp))
+    model = Model(inp, Scale(1 / 16)(mean))
+    model.compile(optimizer=SGD(learning_rate=0.0), loss="mse")
+    h = model.fit(flow, epochs=2, workers=2, verbose=0)
+    assert h.params["steps"] == 5 and len(h.history["loss"]) == 2
+    predicted = model.predict(flow, workers=2, verbose=0)
+    np.testing.assert_allclose(predicted[:, 0], images.mean(axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(model.evaluate(flow, verbose=0),
+                               np.mean((images.mean(axis=(1, 2, 3)) - labels[:, 0]) ** 2),
+                               rtol=1e-5)
