@@ -13,8 +13,9 @@ import numpy as np
 
 from fastkeras.backend.config import epsilon
 from fastkeras.backend.tensor import value_of
+from fastkeras.engine.base_layer import to_snake_case
 from fastkeras.engine.serialization import serialize_keras_object
-from fastkeras.initializers import deserialize_object, get_object, snake_case
+from fastkeras.initializers import deserialize_object, get_object
 
 _MODULE = "fastkeras.constraints"
 
@@ -149,7 +150,7 @@ min_max_norm = MinMaxNorm
 
 _CLASSES = (Constraint, MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
 ALL_OBJECTS: dict[str, type] = {cls.__name__: cls for cls in _CLASSES}
-ALL_OBJECTS.update({snake_case(cls.__name__): cls for cls in _CLASSES})
+ALL_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 ALL_OBJECTS.update({"maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm})  # Keras 2 ids
 
 

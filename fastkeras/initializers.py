@@ -7,20 +7,20 @@ call, so an instance repeats its values; an unseeded instance picks its seed fro
 
 This module also holds the identifier lookup that :mod:`fastkeras.regularizers`,
 :mod:`fastkeras.constraints` and :mod:`fastkeras.activations` share: :func:`deserialize_object`,
-:func:`get_object`, :func:`unknown_identifier` and :func:`snake_case`.
+:func:`get_object` and :func:`unknown_identifier`.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 from typing import Any, Callable
 
 import numpy as np
 
 from fastkeras.backend.config import floatx
 from fastkeras.backend.tensor import Tensor
+from fastkeras.engine.base_layer import to_snake_case
 from fastkeras.engine.serialization import (
     deserialize_keras_object, get_custom_objects, serialize_keras_object,
 )
@@ -29,12 +29,6 @@ _MODULE = "fastkeras.initializers"
 
 
 # -- shared lookup helpers -------------------------------------------------------------------
-
-def snake_case(name: str) -> str:
-    """Keras's alias rule: ``'GlorotUniform'`` -> ``'glorot_uniform'``, ``'L1L2'`` -> ``'l1l2'``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
 
 def unknown_identifier(kind: str, identifier: Any, names: dict) -> ValueError:
     """The "Could not interpret {kind} identifier" error, listing the lowercase names."""
@@ -484,7 +478,7 @@ _CLASSES = (Initializer, Zeros, Ones, Constant, Identity, RandomUniform, RandomN
             TruncatedNormal, VarianceScaling, GlorotUniform, GlorotNormal, HeNormal, HeUniform,
             LecunNormal, LecunUniform, Orthogonal)
 ALL_OBJECTS: dict[str, type] = {cls.__name__: cls for cls in _CLASSES}
-ALL_OBJECTS.update({snake_case(cls.__name__): cls for cls in _CLASSES})
+ALL_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 ALL_OBJECTS.update({"uniform": RandomUniform, "normal": RandomNormal, "zero": Zeros, "one": Ones,
                     "IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal})
 

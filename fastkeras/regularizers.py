@@ -13,8 +13,9 @@ import numpy as np
 
 from fastkeras.backend import nn
 from fastkeras.backend.tensor import Tensor
+from fastkeras.engine.base_layer import to_snake_case
 from fastkeras.engine.serialization import serialize_keras_object
-from fastkeras.initializers import deserialize_object, get_object, snake_case
+from fastkeras.initializers import deserialize_object, get_object
 
 _MODULE = "fastkeras.regularizers"
 
@@ -113,7 +114,7 @@ l1_l2 = L1L2
 
 _CLASSES = (Regularizer, L1, L2, L1L2)
 ALL_OBJECTS: dict[str, type] = {cls.__name__: cls for cls in _CLASSES}
-ALL_OBJECTS.update({snake_case(cls.__name__): cls for cls in _CLASSES})
+ALL_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 ALL_OBJECTS["l1_l2"] = L1L2
 
 

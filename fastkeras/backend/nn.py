@@ -19,6 +19,7 @@ from fastkeras.kernels import dense as kd
 _EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32),
           np.dtype(np.float64): np.zeros(0, np.float64)}
 _OP_NAMES = {kd.SOFTMAX: "softmax", kd.SIGMOID: "sigmoid"}
+# op names for the tape: a code's first name in ACTIVATIONS ('relu' rather than 'relu6')
 _CODE_NAMES = {code: name for name, (code, _) in reversed(kd.ACTIVATIONS.items())}
 
 
