@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastkeras.engine.functional import Functional
 from fastkeras.engine.saving import load_model, save_model

@@ -79,6 +79,14 @@ class _CallInfo:
 
 _CALL_INFO: dict[type, _CallInfo] = {}
 
+
+def _call_info(cls: type) -> _CallInfo:
+    info = _CALL_INFO.get(cls)
+    if info is None:
+        info = _CALL_INFO[cls] = _CallInfo(cls.call)
+    return info
+
+
 # Attributes the engine itself keeps on layers; they never hold sublayers.
 _ENGINE_ATTRS = frozenset({
     "_layers", "_own_trainable", "_own_non_trainable", "_losses", "_inbound_nodes",
@@ -86,13 +94,6 @@ _ENGINE_ATTRS = frozenset({
     "_initial_weights", "_auto_config", "_tracked_attrs", "inputs", "outputs", "_nodes",
     "_plan", "_input_refs", "_input_keys", "_inputs_struct", "_outputs_struct",
     "_train_variables", "_stack", "_compile_args"})
-
-
-def _call_info(cls: type) -> _CallInfo:
-    info = _CALL_INFO.get(cls)
-    if info is None:
-        info = _CALL_INFO[cls] = _CallInfo(cls.call)
-    return info
 
 
 # -- which layer produced a mask (for the error raised when a mask meets a layer without support)
@@ -222,7 +223,8 @@ def _layer_dtype(dtype: Any) -> str:
 
 
 def _resolve(module: str, identifier: Any) -> Any:
-    """``fastkeras.<module>.get(identifier)``, imported when first needed."""
+    """``fastkeras.<module>.get(identifier)``; imported on use because those modules (and the
+    regularizers' serialize, below) import the engine themselves."""
     if identifier is None:
         return None
     import importlib
@@ -844,8 +846,8 @@ class Layer:
         masks = structure.flatten(masks) if structure.is_nested(outputs) else [masks]
         for tensor, mask in zip(flat, masks):
             if isinstance(tensor, Tensor) and tensor._keras_mask is None and mask is not None:
-                mask = np.asarray(mask.value if isinstance(mask, Tensor) else mask, dtype=bool) \
-                    if not isinstance(mask, np.ndarray) or mask.dtype != bool else mask
+                if not (isinstance(mask, np.ndarray) and mask.dtype == bool):
+                    mask = np.asarray(getattr(mask, "value", mask), dtype=bool)
                 _note_mask_source(mask, self.name)
                 tensor._keras_mask = mask
 

@@ -312,9 +312,9 @@ class Functional(Model):
                     nodes.pop(0)
                     progressed = True
             if not progressed:
-                raise ValueError(
-                    "Invalid Functional model configuration: the graph has loops or "
-                    f"disconnected nodes. Unresolved layers: {[n for n, v in pending.items() if v]}")
+                unresolved = [n for n, v in pending.items() if v]
+                raise ValueError("Invalid Functional model configuration: the graph has loops or "
+                                 f"disconnected nodes. Unresolved layers: {unresolved}")
 
         def refs_to_tensors(struct: Any) -> Any:
             if isinstance(struct, list) and len(struct) == 3 and isinstance(struct[0], str):

@@ -171,7 +171,7 @@ def _assign_stored(model: Any, stored: dict, skip_mismatch: bool, by_name: bool,
             v.assign(a)
 
 
-# -- whole models -----------------------------------------------------------------------------------
+# -- whole models ---------------------------------------------------------------------------------
 def _compile_config(model: Any) -> dict | None:
     if not getattr(model, "compiled", False) or model._compile_args is None:
         return None

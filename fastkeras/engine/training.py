@@ -22,7 +22,7 @@ import numpy as np
 
 from fastkeras.backend.tensor import GradientTape, Tensor, backprop
 from fastkeras.engine import structure
-from fastkeras.engine.base_layer import Layer, _CTX, _dummy_structure
+from fastkeras.engine.base_layer import Layer, _map_shapes
 from fastkeras.engine.compile_utils import (
     CompiledLoss, CompiledMetrics, _loss_object, metric_name, output_masks,
 )
@@ -186,18 +186,17 @@ class Model(Layer):
 
     def build(self, input_shape: Any = None) -> None:
         """Create the weights of a subclassed model by running it once on a dummy batch of
-        ``input_shape`` (None entries are filled with small sizes)."""
+        ``input_shape`` (a shape tuple, or a list/dict of them; None entries become small
+        sizes)."""
         if input_shape is None:
             raise ValueError("You must provide an `input_shape` argument.")
-        from fastkeras.engine.base_layer import _is_shape, _map_shapes
-        symbolic = _map_shapes(lambda s: KerasTensor(s, dtype=self.dtype), input_shape) \
-            if (_is_shape(input_shape) or isinstance(input_shape, (list, dict))) else None
-        self.built = True
-        was_symbolic, _CTX.symbolic = _CTX.symbolic, True
         try:
-            self._eager_call((_dummy_structure(symbolic, 0),), {})
-        finally:
-            _CTX.symbolic = was_symbolic
+            symbolic = _map_shapes(lambda s: KerasTensor(s, dtype=self.dtype), input_shape)
+        except (TypeError, ValueError):
+            raise ValueError("`input_shape` must be a shape tuple, or a list or dict of them. "
+                             f"Received: input_shape={input_shape!r}") from None
+        self.built = True  # the dummy call below must not try to build again
+        self._outputs_from_running((symbolic,), {})
 
     def summary(self, line_length: int | None = None, positions: list | None = None,
                 print_fn: Any = None, expand_nested: bool = False,
