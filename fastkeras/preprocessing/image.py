@@ -633,7 +633,7 @@ class ImageDataGenerator:
             x *= self.rescale
         if augment:
             n = x.shape[0]
-            ax = np.zeros((rounds * n,) + x.shape[1:], dtype=self.dtype)
+            ax = np.empty((rounds * n,) + x.shape[1:], dtype=self.dtype)
             for r in range(rounds):
                 params = draw_batch(self, x.shape[1:], n, rng)
                 ax[r * n : (r + 1) * n] = self._apply_batch(x, params, standardize=False)

@@ -389,14 +389,11 @@ def batch_matrices(
     o_x, o_y = centre_offsets(h, w, affine_convention)
     offset = np.array([[1, 0, o_x], [0, 1, o_y], [0, 0, 1]])
     reset = np.array([[1, 0, -o_x], [0, 1, -o_y], [0, 0, 1]])
-    first = code[0]
-    groups = [first] if (code == first).all() else np.unique(code[affine])
-    for group in groups:
-        if group == 0:
-            continue
-        idx = slice(None) if len(groups) == 1 else np.flatnonzero(code == group)
+    uniform = (code == code[0]).all()
+    for group in [code[0]] if uniform else np.unique(code[affine]):
+        idx = slice(None) if uniform else np.flatnonzero(code == group)
+        count = n if uniform else len(idx)
         m = None
-        count = n if len(groups) == 1 else len(idx)
         if group & 1:
             t = np.deg2rad(params.theta[idx])
             c, s = np.cos(t), np.sin(t)

@@ -233,6 +233,17 @@ def test_batch_matrices_are_bit_identical_to_per_image_products(convention):
                 assert mats[i].tobytes() == m[:2].tobytes()
 
 
+def test_batch_matrices_leave_untransformed_images_at_identity():
+    params = transforms.draw_batch(ImageDataGenerator(rotation_range=30), (6, 5, 3), 6, np.random.RandomState(0))
+    params.theta[::2] = 0
+    mats, affine = transforms.batch_matrices(params, 6, 5, "keras_preprocessing")
+    np.testing.assert_array_equal(affine, [False, True] * 3)
+    np.testing.assert_array_equal(mats[::2], np.tile([[1.0, 0, 0], [0, 1, 0]], (3, 1, 1)))
+    for i in (1, 3, 5):
+        m = transforms.affine_matrix(params.theta[i], shape=(6, 5, 3), row_axis=0, col_axis=1)
+        assert mats[i].tobytes() == m[:2].tobytes()
+
+
 def test_batch_matrices_identity_batch():
     params = transforms.draw_batch(ImageDataGenerator(horizontal_flip=True), (4, 4, 1), 3, np.random.RandomState(0))
     mats, affine = transforms.batch_matrices(params, 4, 4, "keras3")
