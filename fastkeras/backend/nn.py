@@ -72,8 +72,9 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
 
     Parameters
     ----------
-    x : Tensor or array_like, shape ``(..., d)``
-        The input; the product contracts its last axis only, leading axes are kept.
+    x : Tensor, array_like or scipy.sparse matrix, shape ``(..., d)``
+        The input; the product contracts its last axis only, leading axes are kept. A sparse
+        matrix (2-D) is multiplied as such and gets no gradient.
     kernel : Tensor or array_like, shape ``(d, units)``
         The weights, of a float dtype: ``x`` and ``bias`` are cast to it (float16 is computed in
         float32 and rounded back).
@@ -91,7 +92,9 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
     """
     params = _check_code(activation_code, params)
     code = int(activation_code)
-    xv, kv = np.asarray(value_of(x)), np.asarray(value_of(kernel))
+    sparse = type(x).__module__.startswith("scipy.sparse")
+    xv = x if sparse else np.asarray(value_of(x))
+    kv = np.asarray(value_of(kernel))
     bv = None if bias is None else np.asarray(value_of(bias))
     if kv.ndim != 2:
         raise ValueError(f"`kernel` must be 2-D (input_dim, units); received shape {kv.shape}.")
@@ -106,7 +109,8 @@ def dense(x: Any, kernel: Any, bias: Any = None, activation_code: int = kd.LINEA
 
     out_dtype, dtype = _dtypes(kv.dtype)
     out_shape = xv.shape[:-1] + (units,)
-    x2 = np.ascontiguousarray(xv.reshape(-1, d), dtype=dtype)
+    x2 = xv.tocsr().astype(dtype) if sparse else np.ascontiguousarray(xv.reshape(-1, d),
+                                                                      dtype=dtype)
     k2 = kv.astype(dtype, copy=False)
     b2 = _EMPTY[dtype] if bv is None else _rows(bv, (units,), dtype)
     record = _tracked(x, kernel, bias)

@@ -440,20 +440,28 @@ def activation_backward(g, z, y, code, params, dz):
         _backward_row(g[i], z[i], y[i], dz[i], code, params)
 
 
-def dense_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, code: int,
+def _product(a, b: np.ndarray, out: np.ndarray) -> None:
+    """``out = a @ b``: BLAS for arrays, scipy's sparse product when ``a`` is a sparse matrix."""
+    if isinstance(a, np.ndarray):
+        np.dot(a, b, out=out)
+    else:
+        out[...] = a @ b
+
+
+def dense_forward(x, kernel: np.ndarray, bias: np.ndarray, code: int,
                   params: np.ndarray, z: np.ndarray, y: np.ndarray) -> None:
     """``z = x @ kernel + bias`` (BLAS), then ``y = f(z)`` in one fused pass.
 
-    ``x`` is ``(rows, d)``, ``kernel`` ``(d, units)``, ``bias`` ``(units,)`` or ``(0,)``; ``z`` and
-    ``y`` are preallocated ``(rows, units)`` outputs of the same dtype (``y`` may be ``z``, and
-    must be for LINEAR).
+    ``x`` is ``(rows, d)`` (an array, or a scipy.sparse matrix), ``kernel`` ``(d, units)``,
+    ``bias`` ``(units,)`` or ``(0,)``; ``z`` and ``y`` are preallocated ``(rows, units)`` outputs
+    of the same dtype (``y`` may be ``z``, and must be for LINEAR).
     """
-    np.dot(x, kernel, out=z)
+    _product(x, kernel, z)
     if code != LINEAR or bias.shape[0]:
         bias_activation(z, bias, code, params, y)
 
 
-def dense_backward(g: np.ndarray, x: np.ndarray, kernel: np.ndarray, z: np.ndarray,
+def dense_backward(g: np.ndarray, x, kernel: np.ndarray, z: np.ndarray,
                    y: np.ndarray, code: int, params: np.ndarray, dz: np.ndarray,
                    dx: np.ndarray | None, dkernel: np.ndarray | None,
                    dbias: np.ndarray | None) -> None:
@@ -468,7 +476,7 @@ def dense_backward(g: np.ndarray, x: np.ndarray, kernel: np.ndarray, z: np.ndarr
     else:
         activation_backward(g, z, y, code, params, dz)
     if dkernel is not None:
-        np.dot(x.T, dz, out=dkernel)
+        _product(x.T, dz, dkernel)
     if dbias is not None:
         np.dot(np.ones(dz.shape[0], dtype=dz.dtype), dz, out=dbias)
     if dx is not None:

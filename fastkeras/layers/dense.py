@@ -18,6 +18,7 @@ class Dense(Layer):
     Inputs of rank > 2 are contracted over their last axis only: ``(batch, ..., d)`` gives
     ``(batch, ..., units)``. Built-in activations are fused into the op's kernels (one pass over
     the output forward and one backward); any other callable is applied after the linear part.
+    A scipy.sparse input batch is multiplied as a sparse matrix.
 
     Parameters
     ----------
@@ -39,6 +40,7 @@ class Dense(Layer):
     """
 
     supports_masking = True
+    _supports_sparse_inputs = True  # scipy.sparse batches are multiplied without densifying
 
     def __init__(self, units: int | None = None, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",

@@ -279,3 +279,18 @@ def test_l1_l2_penalty_value_and_gradient():
     (g,) = backprop(p, [w])
     np.testing.assert_allclose(g, 0.1 * np.sign(w.value) + 0.4 * w.value)
     assert nn.l1_l2_penalty(np.ones(3, np.float32), 0.5).dtype == np.float32
+
+
+def test_dense_sparse_input_matches_dense_input():
+    import scipy.sparse
+    x = scipy.sparse.random(6, 5, density=0.4, format="csr", random_state=3)
+    k = Variable(np.random.default_rng(4).standard_normal((5, 3)), dtype="float64")
+    b = Variable(np.arange(3.0), dtype="float64")
+    g = np.random.default_rng(5).standard_normal((6, 3))
+    results = []
+    for inp in (x, x.toarray()):
+        with GradientTape():
+            out = nn.dense(inp, k, b, *kd.ACTIVATIONS["elu"])
+        results.append((out.value, *backprop(out, [k, b], seed=g)))
+    for sparse_result, dense_result in zip(*results):
+        np.testing.assert_allclose(sparse_result, dense_result, rtol=1e-13, atol=1e-13)

@@ -133,6 +133,14 @@ def test_masks_pass_through():
     np.testing.assert_array_equal(out._keras_mask, x._keras_mask)
 
 
+def test_sparse_batches_are_multiplied_without_densifying():
+    import scipy.sparse
+    x = scipy.sparse.random(4, 6, density=0.3, format="csr", random_state=0)
+    layer = Dense(3, activation="relu", bias_initializer="ones")
+    np.testing.assert_allclose(layer(x), layer(x.toarray()), rtol=1e-6)
+    assert Dense(2)(Input((6,), sparse=True)).shape == (None, 2)
+
+
 def test_symbolic_shapes():
     out = Dense(5)(Input((None, 4)))
     assert out.shape == (None, None, 5)
