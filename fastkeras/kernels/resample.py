@@ -48,6 +48,7 @@ RESCALE, SAMPLE_CENTER, SAMPLE_STD, FEATURE_CENTER, FEATURE_STD = 1, 2, 4, 8, 16
 
 _NEEDS_MINMAX = CHANNEL_SHIFT | BRIGHTNESS
 _SAMPLEWISE = SAMPLE_CENTER | SAMPLE_STD
+_FEATUREWISE = FEATURE_CENTER | FEATURE_STD
 _EPSILON = 1e-6  # standardize's literal epsilon (spec §5)
 # Coordinates must stay well inside int64 for the tap arithmetic; beyond 2**52 a float64
 # coordinate has no fractional part left, so no meaningful transform needs more.
@@ -174,38 +175,27 @@ def _axis_taps(c, n, mode, order):
     return True, _fold_tap(start, n, mode), _fold_tap(start + 1, n, mode), w0, w1, False, False
 
 
-@njit(cache=True)
-def _store(of, o, t, int_out):
-    """Write float64 ``t`` to ``of[o]``: float outputs round to nearest, uint8 as scipy does."""
-    if int_out:
-        if t > 0.0:
-            t = t + 0.5
-            if t > 255.0:
-                t = 255.0
-        else:
-            t = 0.0
-    of[o] = t
-
-
 # --------------------------------------------------------------------------------------------
 # pass 1: resampling one output row
+# (flat indices are unsigned where they are known to be non-negative: numba then skips its
+# negative-index wraparound, which would otherwise cost a test per access and block SIMD)
 # --------------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
-def _row_taps(m, rr, flip_h, H, W, rs, cs, mode, order, base, dr, dc, wr0, wr1, wc0, wc1, fast):
+def _row_taps(matrices, n, rr, flip_h, H, W, rs, cs, mode, order, offs, wts, fast):
     """Taps and weights of every pixel of one output row (a branch-free, vectorised loop).
 
-    Pixel ``c`` reads taps at ``base[c]`` (+ ``dc[c]``, + ``dr[c]``, + both) with row weights
-    ``wr0/wr1`` and column weights ``wc0/wc1``. ``fast[c]`` is True where the taps need no
-    folding: all inside the image, or clamped in ``nearest`` mode; the other pixels are left to
-    :func:`_slow_pixels`.
+    Pixel ``c`` reads taps at ``offs[0, c]`` plus 0, ``offs[2, c]`` (next column),
+    ``offs[1, c]`` (next row) and both, with row weights ``wts[0:2, c]`` and column weights
+    ``wts[2:4, c]``. ``fast[c]`` is True where the taps need no folding: all inside the image,
+    or clamped in ``nearest`` mode; the other pixels are left to :func:`_slow_pixels`.
     """
     # Output pixel (r, c) reads the input at (off + r*A[:, 0]) + c*A[:, 1], as scipy sums it.
-    b0 = m[0, 2] + rr * m[0, 0]
-    b1 = m[1, 2] + rr * m[1, 0]
-    a01 = m[0, 1]
-    a11 = m[1, 1]
+    b0 = matrices[n, 0, 2] + rr * matrices[n, 0, 0]
+    b1 = matrices[n, 1, 2] + rr * matrices[n, 1, 0]
+    a01 = matrices[n, 0, 1]
+    a11 = matrices[n, 1, 1]
     c_first = W - 1 if flip_h else 0
     c_step = -1 if flip_h else 1
     hmax = H - 1.0
@@ -220,11 +210,11 @@ def _row_taps(m, rr, flip_h, H, W, rs, cs, mode, order, base, dr, dc, wr0, wr1, 
             fc = np.floor(cin)
             inside = (rin >= 0.0) & (rin < hmax) & (cin >= 0.0) & (cin < wmax)
             w = 1.0 - (rin - fr)
-            wr0[c] = w
-            wr1[c] = 1.0 - w
+            wts[0, c] = w
+            wts[1, c] = 1.0 - w
             w = 1.0 - (cin - fc)
-            wc0[c] = w
-            wc1[c] = 1.0 - w
+            wts[2, c] = w
+            wts[3, c] = 1.0 - w
         else:
             fr = np.floor(rin + 0.5)
             fc = np.floor(cin + 0.5)
@@ -233,68 +223,68 @@ def _row_taps(m, rr, flip_h, H, W, rs, cs, mode, order, base, dr, dc, wr0, wr1, 
         ic = np.int64(fc)
         r0 = min(max(ir, 0), H - 1)
         c0 = min(max(ic, 0), W - 1)
-        base[c] = r0 * rs + c0 * cs
-        dr[c] = (min(max(ir + 1, 0), H - 1) - r0) * rs
-        dc[c] = (min(max(ic + 1, 0), W - 1) - c0) * cs
+        offs[0, c] = r0 * rs + c0 * cs
+        offs[1, c] = (min(max(ir + 1, 0), H - 1) - r0) * rs
+        offs[2, c] = (min(max(ic + 1, 0), W - 1) - c0) * cs
         fast[c] = inside | nearest
 
 
 @njit(cache=True)
-def _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, int_out, base, dr, dc, wr0, wr1,
-                 wc0, wc1, fast):
+def _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, offs, wts, fast):
     """Interpolate the row's ``fast`` pixels, all channels, summing as scipy does."""
-    # Unsigned offsets: every index here is non-negative, and numba skips the wraparound test.
-    ib = np.uint64(ibase)
     ucs = np.uint64(cs)
     uchs = np.uint64(chs)
     for c in range(W):
         if not fast[c]:
             continue
         o = np.uint64(obase) + np.uint64(c) * ucs
-        p = ib + base[c]
+        p = np.uint64(ibase) + offs[0, c]
         if order == 0:
             for ch in range(C):
                 k = np.uint64(ch) * uchs
                 t = 0.0
                 t += np.float64(xf[p + k])
-                _store(of, o + k, t, int_out)
+                of[o + k] = t
             continue
-        d1 = dc[c]
-        d2 = dr[c]
+        d2 = offs[1, c]
+        d1 = offs[2, c]
         d3 = d1 + d2
-        a0 = wr0[c]
-        a1 = wr1[c]
-        b0 = wc0[c]
-        b1 = wc1[c]
+        a0 = wts[0, c]
+        a1 = wts[1, c]
+        b0 = wts[2, c]
+        b1 = wts[3, c]
         for ch in range(C):
-            k = np.uint64(ch) * uchs
-            q = p + k
+            q = p + np.uint64(ch) * uchs
             t = 0.0
             t += (np.float64(xf[q]) * a0) * b0
             t += (np.float64(xf[q + d1]) * a0) * b1
             t += (np.float64(xf[q + d2]) * a1) * b0
             t += (np.float64(xf[q + d3]) * a1) * b1
-            _store(of, o + k, t, int_out)
+            of[o + np.uint64(ch) * uchs] = t
 
 
 @njit(cache=True)
-def _slow_pixels(xf, of, ibase, obase, m, rr, flip_h, H, W, C, rs, cs, chs, mode, cval, order,
-                 int_out, fast):
+def _slow_pixels(xf, of, ibase, obase, matrices, n, rr, flip_h, H, W, C, rs, cs, chs, mode,
+                 cval, order, fast):
     """Resample the row's pixels whose taps need the fill mode's folding (or are cval)."""
-    b0 = m[0, 2] + rr * m[0, 0]
-    b1 = m[1, 2] + rr * m[1, 0]
+    b0 = matrices[n, 0, 2] + rr * matrices[n, 0, 0]
+    b1 = matrices[n, 1, 2] + rr * matrices[n, 1, 0]
     for c in range(W):
         if fast[c]:
             continue
         cc = W - 1 - c if flip_h else c
-        rin = b0 + cc * m[0, 1]
-        cin = b1 + cc * m[1, 1]
+        rin = b0 + cc * matrices[n, 0, 1]
+        cin = b1 + cc * matrices[n, 1, 1]
         o = obase + c * cs
+        if mode == _CONSTANT and not (0.0 <= rin <= H - 1 and 0.0 <= cin <= W - 1):
+            for ch in range(C):
+                of[o + ch * chs] = cval
+            continue
         okr, r0, r1, wr0, wr1, vr0, vr1 = _axis_taps(rin, H, mode, order)
         okc, c0, c1, wc0, wc1, vc0, vc1 = _axis_taps(cin, W, mode, order)
         if not (okr and okc):
             for ch in range(C):
-                _store(of, o + ch * chs, cval, int_out)
+                of[o + ch * chs] = cval
             continue
         p00 = ibase + r0 * rs + c0 * cs
         p01 = ibase + r0 * rs + c1 * cs
@@ -314,35 +304,46 @@ def _slow_pixels(xf, of, ibase, obase, m, rr, flip_h, H, W, C, rs, cs, chs, mode
                 t += (v01 * wr0) * wc1
                 t += (v10 * wr1) * wc0
                 t += (v11 * wr1) * wc1
-            _store(of, o + k, t, int_out)
+            of[o + k] = t
 
 
 @njit(cache=True)
-def _copy_row(xf, of, ibase, obase, rr, flip_h, W, C, rs, cs, chs):
+def _copy_row(xf, of, ibase, obase, rr, flip_h, W, C, rs, outer, so, inner, channels_first):
     """Row ``rr`` of the input, cast to the output dtype (and mirrored for a horizontal flip)."""
-    p = ibase + rr * rs
-    for c in range(W):
-        cc = W - 1 - c if flip_h else c
-        for ch in range(C):
-            of[obase + c * cs + ch * chs] = xf[p + cc * cs + ch * chs]
+    src = np.uint64(ibase + rr * rs)
+    dst = np.uint64(obase)
+    if not flip_h:
+        for a in range(outer):
+            k = np.uint64(a * so)
+            for j in range(inner):
+                of[dst + k + np.uint64(j)] = xf[src + k + np.uint64(j)]
+    elif channels_first:
+        for a in range(outer):
+            k = np.uint64(a * so)
+            for j in range(W):
+                of[dst + k + np.uint64(j)] = xf[src + k + np.uint64(W - 1 - j)]
+    else:
+        for c in range(W):
+            o = dst + np.uint64(c * C)
+            i = src + np.uint64((W - 1 - c) * C)
+            for ch in range(C):
+                of[o + np.uint64(ch)] = xf[i + np.uint64(ch)]
 
 
 @njit(cache=True)
-def _resample_row(xf, of, ibase, obase, m, fl, r, H, W, C, rs, cs, chs, mode, cval, order,
-                  int_out, offs, wts, fast):
-    """Write output row ``r`` of one image: resampled (AFFINE) or copied, with flips."""
+def _resample_row(xf, of, ibase, obase, matrices, n, fl, r, H, W, C, rs, cs, chs, outer, so,
+                  inner, channels_first, mode, cval, order, offs, wts, fast):
+    """Write output row ``r`` of image ``n``: resampled (AFFINE) or copied, with flips."""
     rr = H - 1 - r if fl & FLIP_V else r
     flip_h = (fl & FLIP_H) != 0
     if not fl & AFFINE:
-        _copy_row(xf, of, ibase, obase, rr, flip_h, W, C, rs, cs, chs)
+        _copy_row(xf, of, ibase, obase, rr, flip_h, W, C, rs, outer, so, inner, channels_first)
         return
-    _row_taps(m, rr, flip_h, H, W, rs, cs, mode, order, offs[0], offs[1], offs[2], wts[0],
-              wts[1], wts[2], wts[3], fast)
-    _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, int_out, offs[0], offs[1],
-                 offs[2], wts[0], wts[1], wts[2], wts[3], fast)
+    _row_taps(matrices, n, rr, flip_h, H, W, rs, cs, mode, order, offs, wts, fast)
+    _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, offs, wts, fast)
     if mode != _NEAREST:
-        _slow_pixels(xf, of, ibase, obase, m, rr, flip_h, H, W, C, rs, cs, chs, mode, cval,
-                     order, int_out, fast)
+        _slow_pixels(xf, of, ibase, obase, matrices, n, rr, flip_h, H, W, C, rs, cs, chs, mode,
+                     cval, order, fast)
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,13 +357,14 @@ def _row_minmax(of, base, outer, so, inner):
     """Min and max of one output row, as float64 (four independent lanes for speed)."""
     lo0 = lo1 = lo2 = lo3 = hi0 = hi1 = hi2 = hi3 = of[base]
     for a in range(outer):
-        seg = of[base + a * so:base + a * so + inner]
+        p = np.uint64(base + a * so)
         j = 0
         while j + 4 <= inner:
-            v0 = seg[j]
-            v1 = seg[j + 1]
-            v2 = seg[j + 2]
-            v3 = seg[j + 3]
+            q = p + np.uint64(j)
+            v0 = of[q]
+            v1 = of[q + np.uint64(1)]
+            v2 = of[q + np.uint64(2)]
+            v3 = of[q + np.uint64(3)]
             lo0 = v0 if v0 < lo0 else lo0
             lo1 = v1 if v1 < lo1 else lo1
             lo2 = v2 if v2 < lo2 else lo2
@@ -373,7 +375,7 @@ def _row_minmax(of, base, outer, so, inner):
             hi3 = v3 if v3 > hi3 else hi3
             j += 4
         for i in range(j, inner):
-            v0 = seg[i]
+            v0 = of[p + np.uint64(i)]
             lo0 = v0 if v0 < lo0 else lo0
             hi0 = v0 if v0 > hi0 else hi0
     lo = min(min(lo0, lo1), min(lo2, lo3))
@@ -389,13 +391,14 @@ def _row_sums(of, base, outer, so, inner):
     s0 = s1 = s2 = s3 = 0.0
     q0 = q1 = q2 = q3 = 0.0
     for a in range(outer):
-        seg = of[base + a * so:base + a * so + inner]
+        b = np.uint64(base + a * so)
         j = 0
         while j + 4 <= inner:
-            v0 = np.float64(seg[j]) - p
-            v1 = np.float64(seg[j + 1]) - p
-            v2 = np.float64(seg[j + 2]) - p
-            v3 = np.float64(seg[j + 3]) - p
+            k = b + np.uint64(j)
+            v0 = np.float64(of[k]) - p
+            v1 = np.float64(of[k + np.uint64(1)]) - p
+            v2 = np.float64(of[k + np.uint64(2)]) - p
+            v3 = np.float64(of[k + np.uint64(3)]) - p
             s0 += v0
             s1 += v1
             s2 += v2
@@ -406,45 +409,26 @@ def _row_sums(of, base, outer, so, inner):
             q3 += v3 * v3
             j += 4
         for i in range(j, inner):
-            v0 = np.float64(seg[i]) - p
+            v0 = np.float64(of[b + np.uint64(i)]) - p
             s0 += v0
             q0 += v0 * v0
     return p, (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
 
 
 @njit(cache=True)
-def _image_moments(rowstats, first, H, row_size):
-    """Mean and population variance of an image from its rows' ``(p, S, Q)`` (columns 2-4),
-    combined row by row (Chan et al.) so that a constant image has variance exactly 0."""
-    total = 0.0
-    for r in range(first, first + H):
-        total += row_size * rowstats[r, 2] + rowstats[r, 3]
-    mean = total / (H * row_size)
-    m2 = 0.0
-    for r in range(first, first + H):
-        s = rowstats[r, 3]
-        own = rowstats[r, 4] - s * s / row_size
-        d = rowstats[r, 2] + s / row_size - mean
-        m2 += max(own, 0.0) + row_size * d * d
-    return mean, m2 / (H * row_size)
-
-
-@njit(cache=True)
 def _shift_row(of, base, outer, so, inner, d, lo, hi):
     """Channel shift: ``clip(v + d, lo, hi)`` in the output dtype."""
     for a in range(outer):
-        seg = of[base + a * so:base + a * so + inner]
+        p = np.uint64(base + a * so)
         for j in range(inner):
-            v = seg[j] + d
-            if v < lo:
-                v = lo
-            if v > hi:
-                v = hi
-            seg[j] = v
+            k = p + np.uint64(j)
+            v = of[k] + d
+            v = lo if v < lo else v
+            of[k] = hi if v > hi else v
 
 
 @njit(cache=True)
-def _brightness_row(of, base, outer, so, inner, ch_outer, C, b, m, mx, zero):
+def _brightness_row(of, base, outer, so, inner, channels_first, C, b, m, mx, zero):
     """Keras 3's brightness shift (spec §3.4) with the image's min ``m`` and max ``mx``.
 
     The image becomes uint8 (truncation, after a min-max stretch to [0, 255] when it is
@@ -459,112 +443,91 @@ def _brightness_row(of, base, outer, so, inner, ch_outer, C, b, m, mx, zero):
     f0 = np.float32(0.0)
     f255 = np.float32(255.0)
     for a in range(outer):
-        seg = of[base + a * so:base + a * so + inner]
+        p = np.uint64(base + a * so)
         for j in range(inner):
-            v32 = np.float32(seg[j])
+            k = p + np.uint64(j)
+            v32 = np.float32(of[k])
             if stretch:
                 q = np.int64(((v32 - m32) / ymax) * f255)
             else:
                 q = np.int64(v32)
             # PIL: float32(b*q), 0 at or below 0, 255 at or above 255, else truncated.
             res = np.int64(min(max(np.float32(b * q), f0), f255))
-            if C == 4 and (a if ch_outer else j & 3) == 3:
+            if C == 4 and (a if channels_first else j & 3) == 3:
                 res = q  # alpha is not blended
             if stretch:
-                seg[j] = (np.float32(res) / f255) * (mx - m) + m
+                of[k] = (np.float32(res) / f255) * (mx - m) + m
             else:
-                seg[j] = np.float32(res) + zero
+                of[k] = np.float32(res) + zero
 
 
 @njit(cache=True)
 def _scale_row(of, base, outer, so, inner, s):
     """``v *= s`` in the output dtype."""
     for a in range(outer):
-        seg = of[base + a * so:base + a * so + inner]
+        p = np.uint64(base + a * so)
         for j in range(inner):
-            seg[j] = seg[j] * s
+            k = p + np.uint64(j)
+            of[k] = of[k] * s
 
 
 @njit(cache=True)
 def _sample_row(of, base, outer, so, inner, post, smean, sden):
     """Samplewise centre (``v -= smean``) and scale (``v /= sden``) in the output dtype."""
     for a in range(outer):
-        seg = of[base + a * so:base + a * so + inner]
-        for j in range(inner):
-            v = seg[j]
-            if post & SAMPLE_CENTER:
-                v = v - smean
-            if post & SAMPLE_STD:
-                v = v / sden
-            seg[j] = v
+        p = np.uint64(base + a * so)
+        if post & SAMPLE_CENTER:
+            for j in range(inner):
+                k = p + np.uint64(j)
+                of[k] = of[k] - smean
+        if post & SAMPLE_STD:
+            for j in range(inner):
+                k = p + np.uint64(j)
+                of[k] = of[k] / sden
 
 
 @njit(cache=True)
 def _feature_row(of, base, outer, so, inner, img_off, post, meanf, stdf):
     """Featurewise ``v -= mean`` then ``v /= (std + float32(1e-6))`` (float32 statistics)."""
     for a in range(outer):
-        p = base + a * so
-        seg = of[p:p + inner]
-        mseg = meanf[p - img_off:p - img_off + inner]
-        sseg = stdf[p - img_off:p - img_off + inner]
+        p = np.uint64(base + a * so)
+        f = np.uint64(base + a * so - img_off)
         if post & FEATURE_CENTER:
             for j in range(inner):
-                seg[j] = seg[j] - mseg[j]
+                k = np.uint64(j)
+                of[p + k] = of[p + k] - meanf[f + k]
         if post & FEATURE_STD:
             for j in range(inner):
-                seg[j] = seg[j] / (sseg[j] + np.float32(_EPSILON))
+                k = np.uint64(j)
+                of[p + k] = of[p + k] / (stdf[f + k] + np.float32(_EPSILON))
 
 
 @njit(cache=True)
-def _pointwise_row(of, base, outer, so, inner, ch_outer, C, img_off, fl, post, stats, d, b,
-                   consts, meanf, stdf, feature):
-    """Channel shift, brightness, rescale and (when ``feature``) the featurewise steps."""
-    lo = stats[0]
-    hi = stats[1]
-    if fl & CHANNEL_SHIFT:
-        _shift_row(of, base, outer, so, inner, d, lo, hi)
-        # The image's new min/max, analytically (spec §3.3).
-        m = lo + d
-        m = lo if m < lo else (hi if m > hi else m)
-        mx = hi + d
-        mx = lo if mx < lo else (hi if mx > hi else mx)
-    else:
-        m = lo
-        mx = hi
-    if fl & BRIGHTNESS:
-        _brightness_row(of, base, outer, so, inner, ch_outer, C, b, m, mx, consts[2])
-    if post & RESCALE:
-        _scale_row(of, base, outer, so, inner, consts[0])
-    if feature and post & (FEATURE_CENTER | FEATURE_STD):
-        _feature_row(of, base, outer, so, inner, img_off, post, meanf, stdf)
+def _row_layout(shape, channels_first):
+    """``(N, H, W, C, rs, cs, chs, outer, so, inner)``: row, column and channel strides of the
+    flat batch, and a row as ``outer`` contiguous runs of ``inner`` elements, ``so`` apart."""
+    if channels_first:
+        N, C, H, W = shape
+        return N, H, W, C, W, 1, H * W, C, H * W, W
+    N, H, W, C = shape
+    return N, H, W, C, W * C, C, 1, 1, 0, W * C
 
 
 @njit(parallel=True, cache=True)
-def _affine_batch_kernel(x, out, matrices, flags, shift_t, bright, mode, cval, order, post,
-                         consts, mean, std, channels_first, int_out, rowstats, imgstats,
-                         nchunks):
-    if channels_first:
-        N, C, H, W = x.shape
-        rs, cs, chs = W, 1, H * W
-        outer, so, inner = C, H * W, W
-    else:
-        N, H, W, C = x.shape
-        rs, cs, chs = W * C, C, 1
-        outer, so, inner = 1, 0, W * C
+def _resample_pass(x, out, matrices, flags, mode, cval, order, post, scale, mean, std,
+                   channels_first, rowstats, nchunks):
+    """Pass 1 over all rows: resample. Rows of images without a channel shift or brightness
+    are also rescaled (and get the featurewise steps when no samplewise step follows) and,
+    with a samplewise step, leave their moments in ``rowstats[:, 2:5]``; rows of the other
+    images leave their min/max in ``rowstats[:, 0:2]``."""
+    N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(x.shape, channels_first)
     img = H * W * C
     xf = x.reshape(-1)
     of = out.reshape(-1)
     meanf = mean.reshape(-1)
     stdf = std.reshape(-1)
     samplewise = (post & _SAMPLEWISE) != 0
-    feature_now = not samplewise  # featurewise steps come after samplewise ones
     nrows = N * H
-    any_minmax = False
-    for n in range(N):
-        if flags[n] & _NEEDS_MINMAX:
-            any_minmax = True
-
-    # Pass 1: resample; images without a channel shift or brightness also run their chain.
     for k in prange(nchunks):
         offs = np.empty((3, W), np.uint64)
         wts = np.empty((4, W), np.float64)
@@ -574,60 +537,92 @@ def _affine_batch_kernel(x, out, matrices, flags, shift_t, bright, mode, cval, o
             r = t - n * H
             fl = flags[n]
             base = n * img + r * rs
-            _resample_row(xf, of, n * img, base, matrices[n], fl, r, H, W, C, rs, cs, chs,
-                          mode, cval, order, int_out, offs, wts, fast)
+            _resample_row(xf, of, n * img, base, matrices, n, fl, r, H, W, C, rs, cs, chs,
+                          outer, so, inner, channels_first, mode, cval, order, offs, wts,
+                          fast)
             if fl & _NEEDS_MINMAX:
                 lo, hi = _row_minmax(of, base, outer, so, inner)
                 rowstats[t, 0] = lo
                 rowstats[t, 1] = hi
                 continue
-            if post:
-                _pointwise_row(of, base, outer, so, inner, channels_first, C, n * img, fl,
-                               post, imgstats[n], shift_t[n], bright[n], consts, meanf, stdf,
-                               feature_now)
+            if post & RESCALE:
+                _scale_row(of, base, outer, so, inner, scale)
+            if not samplewise and post & _FEATUREWISE:
+                _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
             if samplewise:
                 p, s, q = _row_sums(of, base, outer, so, inner)
                 rowstats[t, 2] = p
                 rowstats[t, 3] = s
                 rowstats[t, 4] = q
 
-    # Pass 2: the chain of images that needed their min/max.
-    if any_minmax:
-        for n in range(N):
-            if flags[n] & _NEEDS_MINMAX:
-                lo = rowstats[n * H, 0]
-                hi = rowstats[n * H, 1]
-                for r in range(1, H):
-                    lo = min(lo, rowstats[n * H + r, 0])
-                    hi = max(hi, rowstats[n * H + r, 1])
-                imgstats[n, 0] = lo
-                imgstats[n, 1] = hi
-        for t in prange(nrows):
-            n = t // H
-            if flags[n] & _NEEDS_MINMAX:
-                base = n * img + (t - n * H) * rs
-                _pointwise_row(of, base, outer, so, inner, channels_first, C, n * img,
-                               flags[n], post, imgstats[n], shift_t[n], bright[n], consts,
-                               meanf, stdf, feature_now)
-                if samplewise:
-                    p, s, q = _row_sums(of, base, outer, so, inner)
-                    rowstats[t, 2] = p
-                    rowstats[t, 3] = s
-                    rowstats[t, 4] = q
 
-    # Pass 3: samplewise steps from each image's mean and std, then featurewise ones.
-    if samplewise:
-        for n in range(N):
-            mu, var = _image_moments(rowstats, n * H, H, W * C)
-            imgstats[n, 2] = mu
-            imgstats[n, 3] = np.sqrt(var)
-            imgstats[n, 3] = imgstats[n, 3] + consts[1]
-        for t in prange(nrows):
-            n = t // H
-            base = n * img + (t - n * H) * rs
-            _sample_row(of, base, outer, so, inner, post, imgstats[n, 2], imgstats[n, 3])
-            if post & (FEATURE_CENTER | FEATURE_STD):
-                _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
+@njit(parallel=True, cache=True)
+def _intensity_pass(out, flags, lo, hi, shift, bright, post, consts, mean, std,
+                    channels_first, rowstats):
+    """Pass 2 over the rows of images with a channel shift or brightness (min ``lo[n]``, max
+    ``hi[n]`` after resampling): channel shift, brightness, rescale, and the featurewise steps
+    or, with a samplewise step, the row's moments."""
+    N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(out.shape, channels_first)
+    img = H * W * C
+    of = out.reshape(-1)
+    meanf = mean.reshape(-1)
+    stdf = std.reshape(-1)
+    samplewise = (post & _SAMPLEWISE) != 0
+    for t in prange(N * H):
+        n = t // H
+        fl = flags[n]
+        if not fl & _NEEDS_MINMAX:
+            continue
+        base = n * img + (t - n * H) * rs
+        m = lo[n]
+        mx = hi[n]
+        if fl & CHANNEL_SHIFT:
+            d = shift[n]
+            _shift_row(of, base, outer, so, inner, d, m, mx)
+            # The image's new min/max, analytically (spec §3.3).
+            m = lo[n] + d
+            m = lo[n] if m < lo[n] else (hi[n] if m > hi[n] else m)
+            mx = hi[n] + d
+            mx = lo[n] if mx < lo[n] else (hi[n] if mx > hi[n] else mx)
+        if fl & BRIGHTNESS:
+            _brightness_row(of, base, outer, so, inner, channels_first, C, bright[n], m, mx,
+                            consts[1])
+        if post & RESCALE:
+            _scale_row(of, base, outer, so, inner, consts[0])
+        if not samplewise and post & _FEATUREWISE:
+            _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
+        if samplewise:
+            p, s, q = _row_sums(of, base, outer, so, inner)
+            rowstats[t, 2] = p
+            rowstats[t, 3] = s
+            rowstats[t, 4] = q
+
+
+@njit(parallel=True, cache=True)
+def _standardize_pass(out, post, smean, sden, mean, std, channels_first):
+    """Pass 3 over all rows: samplewise centre/scale with each image's ``smean[n]`` and
+    ``sden[n]`` (std + 1e-6), then the featurewise steps."""
+    N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(out.shape, channels_first)
+    img = H * W * C
+    of = out.reshape(-1)
+    meanf = mean.reshape(-1)
+    stdf = std.reshape(-1)
+    for t in prange(N * H):
+        n = t // H
+        base = n * img + (t - n * H) * rs
+        _sample_row(of, base, outer, so, inner, post, smean[n], sden[n])
+        if post & _FEATUREWISE:
+            _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
+
+
+def _image_moments(rowstats: np.ndarray, N: int, H: int, row_size: int):
+    """Each image's mean and population variance from its rows' moments ``(p, S, Q)`` about
+    their first values, combined as Chan et al. do, so that a constant image has variance 0."""
+    p, s, q = (rowstats[:, i].reshape(N, H) for i in (2, 3, 4))
+    mean = (row_size * p + s).sum(axis=1) / (H * row_size)
+    own = np.maximum(q - s * s / row_size, 0.0)
+    d = p + s / row_size - mean[:, None]
+    return mean, (own + row_size * d * d).sum(axis=1) / (H * row_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,8 +728,7 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
     if not (reach <= _MAX_COORDINATE).all():
         raise ValueError("`matrices` must be finite and keep every input coordinate within "
                          "2**52 of the origin")
-    int_out = out.dtype not in _FLOAT_DTYPES
-    if int_out and (post or (flags & _NEEDS_MINMAX).any()):
+    if out.dtype not in _FLOAT_DTYPES and (post or (flags & _NEEDS_MINMAX).any()):
         raise ValueError(f"an {out.dtype} `out` supports only the geometric stage (AFFINE and "
                          "flips, post=0); use a float32 or float64 `out`")
     if (flags & BRIGHTNESS).any() and C not in (1, 3, 4):
@@ -748,15 +742,36 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
                              f"got {arr.shape}")
     mean = np.ascontiguousarray(mean)
     std = np.ascontiguousarray(std)
+
+    if out.dtype not in _FLOAT_DTYPES:
+        # uint8 output: resample in float64, then scipy's rounding (t + 0.5, saturated, cut).
+        exact = np.empty(x.shape, np.float64)
+        affine_batch(x, exact, matrices, flags, shift, bright, mode, cval, order, 0, 1.0, mean,
+                     std, channels_first)
+        exact += 0.5
+        np.clip(exact, 0.0, 255.0, out=exact)
+        out[...] = exact
+        return
+
     t = out.dtype
-    shift_t = shift.astype(t)
-    consts = np.array([rescale, _EPSILON, 0.0], dtype=t)  # rescale, epsilon, zero
     rowstats = np.empty((N * H, 5), np.float64)
-    imgstats = np.empty((N, 4), t)
     nchunks = min(N * H, 4 * numba.get_num_threads())
-    _affine_batch_kernel(x, out, matrices, flags, shift_t, bright, mode, float(cval), order,
-                         post, consts, mean, std, channels_first, int_out, rowstats, imgstats,
-                         nchunks)
+    _resample_pass(x, out, matrices, flags, mode, float(cval), order, post, t.type(rescale),
+                   mean, std, channels_first, rowstats, nchunks)
+    minmax = (flags & _NEEDS_MINMAX) != 0
+    if minmax.any():
+        rows = rowstats[:, :2].reshape(N, H, 2)
+        lo = np.zeros(N, t)
+        hi = np.zeros(N, t)
+        lo[minmax] = rows[minmax, :, 0].min(axis=1)
+        hi[minmax] = rows[minmax, :, 1].max(axis=1)
+        consts = np.array([rescale, 0.0], dtype=t)  # rescale, and a zero of out's dtype
+        _intensity_pass(out, flags, lo, hi, shift.astype(t), bright, post, consts, mean, std,
+                        channels_first, rowstats)
+    if post & _SAMPLEWISE:
+        smean, var = _image_moments(rowstats, N, H, W * C)
+        sden = np.sqrt(var).astype(t) + t.type(_EPSILON)
+        _standardize_pass(out, post, smean.astype(t), sden, mean, std, channels_first)
 
 
 def resample(x: np.ndarray, matrix: np.ndarray, mode: str = "nearest", cval: float = 0.0,
