@@ -363,8 +363,6 @@ class Layer:
     @property
     def non_trainable_weights(self) -> list:
         """Weights not updated by training; all weights when ``trainable`` is False."""
-        if not self.trainable:
-            return self._collect_weights(trainable=True) + self._collect_weights(trainable=False)
         return self._collect_weights(trainable=False)
 
     @property
@@ -388,15 +386,15 @@ class Layer:
         return self.non_trainable_weights
 
     def _collect_weights(self, trainable: bool) -> list:
-        """Own then sublayers' variables whose trainable flag, ignoring freezing, is ``trainable``.
+        """This layer's then its sublayers' trainable (or non-trainable) variables, each once.
 
-        A frozen layer's variables have ``trainable`` False, so freezing is undone here by
-        classifying variables by the list they were created in.
+        All variables of a frozen layer are non-trainable, in creation-list order (the variables
+        created trainable first, as when the layer is not frozen).
         """
         out, seen = [], set()
         for layer in self._flatten_layers():
-            if not layer.trainable:  # frozen: classify by creation list
-                own = layer._own_trainable if trainable else layer._own_non_trainable
+            if not layer.trainable:
+                own = [] if trainable else layer._own_trainable + layer._own_non_trainable
             elif trainable:
                 own = [v for v in layer._own_trainable if v.trainable]
             else:

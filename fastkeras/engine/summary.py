@@ -86,27 +86,25 @@ def _sequential_like(model: Any) -> bool:
 
 
 def _render(rows: list, widths: list, aligns: list, header: list) -> list:
-    def cell_lines(text: str, width: int) -> list:
-        inner = width - 3
-        return textwrap.wrap(text, inner, break_long_words=True,
-                             break_on_hyphens=False) or [""]
+    """Box-drawn table lines; ``widths`` are the columns' widths including their border and
+    padding, widened where needed to fit the header."""
+    inners = [max(w - 3, len(h)) for w, h in zip(widths, header)]
 
     def row_lines(cells: list, left: str, sep: str, right: str) -> list:
-        wrapped = [cell_lines(c, w) for c, w in zip(cells, widths)]
-        height = max(len(w) for w in wrapped)
+        wrapped = [textwrap.wrap(c, inner, break_on_hyphens=False) or [""]
+                   for c, inner in zip(cells, inners)]
         out = []
-        for i in range(height):
+        for i in range(max(len(w) for w in wrapped)):
             parts = []
-            for lines, width, align in zip(wrapped, widths, aligns):
+            for lines, inner, align in zip(wrapped, inners, aligns):
                 text = lines[i] if i < len(lines) else ""
-                inner = width - 3
                 parts.append(" " + (text.rjust(inner) if align == "right"
                                     else text.ljust(inner)) + " ")
             out.append(left + sep.join(parts) + right)
         return out
 
     def rule(left: str, fill: str, sep: str, right: str) -> str:
-        return left + sep.join(fill * (w - 1) for w in widths) + right
+        return left + sep.join(fill * (inner + 2) for inner in inners) + right
 
     lines = [rule("┏", "━", "┳", "┓")]
     lines += row_lines(header, "┃", "┃", "┃")
@@ -150,9 +148,7 @@ def print_summary(model: Any, line_length: int | None = None, positions: list | 
         widths.append(width)
         current += width
 
-    relevant = _model_nodes(model)
-
-    def fields(layer: Any, prefix: str) -> list:
+    def fields(layer: Any, prefix: str, relevant: set) -> list:
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         row = [f"{prefix}{layer.name} ({type(layer).__name__})",
                _format_shape(layer, relevant), params]
@@ -162,18 +158,20 @@ def print_summary(model: Any, line_length: int | None = None, positions: list | 
             row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
         return row
 
-    def rows_for(layer: Any, level: int) -> list:
+    def rows_for(layer: Any, level: int, relevant: set) -> list:
         prefix = "   " * level + "└ " if level else ""
-        rows = [fields(layer, prefix)]
+        rows = [fields(layer, prefix, relevant)]
         if expand_nested and hasattr(layer, "layers"):
+            inner_relevant = _model_nodes(layer)
             for inner in layer.layers:
-                rows.extend(rows_for(inner, level + 1))
+                rows.extend(rows_for(inner, level + 1, inner_relevant))
         return rows
 
     layers = model.layers
     if type(model).__name__ == "Sequential":
         layers = [layer for layer in layers if not isinstance(layer, InputLayer)]
-    rows = [row for layer in layers for row in rows_for(layer, 0)]
+    relevant = _model_nodes(model)
+    rows = [row for layer in layers for row in rows_for(layer, 0, relevant)]
 
     trainable = model.trainable_weights
     non_trainable = model.non_trainable_weights

@@ -448,3 +448,28 @@ def test_fit_and_predict_on_an_image_data_generator_iterator():
     np.testing.assert_allclose(model.evaluate(flow, verbose=0),
                                np.mean((images.mean(axis=(1, 2, 3)) - labels[:, 0]) ** 2),
                                rtol=1e-5)
+
+
+def test_frozen_layers_are_not_trained_and_counted_as_non_trainable():
+    inp = Input((3,))
+    first = Linear(4, name="first")
+    head = Linear(1, name="head")
+    model = Model(inp, head(first(inp)))
+    head.trainable = False
+    assert [w.path for w in model.trainable_weights] == ["first/kernel", "first/bias"]
+    assert [w.path for w in model.non_trainable_weights] == ["head/kernel", "head/bias"]
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert " Trainable params: 16 (64.00 B)" in lines
+    assert " Non-trainable params: 5 (20.00 B)" in lines
+    frozen = [w.copy() for w in head.get_weights()]
+    before = first.get_weights()[0].copy()
+    model.compile(optimizer="sgd", loss="mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "gradients do not exist" warning for frozen weights
+        model.fit(np.ones((8, 3)), np.zeros((8, 1)), verbose=0)
+    for got, want in zip(head.get_weights(), frozen):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(first.get_weights()[0], before)
+    model.trainable = False
+    assert model.trainable_weights == [] and len(model.non_trainable_weights) == 4
