@@ -3,7 +3,6 @@
 import os
 import re
 import threading
-import warnings
 
 import numba
 import numpy as np
@@ -140,7 +139,7 @@ def test_unseeded_flow_draws_from_numpy_global_rng():
 
 
 def test_seeded_batches_do_not_depend_on_thread_count():
-    x = (_images(12, (16, 15, 3)) ).astype(np.uint8)
+    x = _images(12, (16, 15, 3)).astype(np.uint8)
     gen = ImageDataGenerator(samplewise_center=True, samplewise_std_normalization=True, brightness_range=(0.6, 1.4),
                              **AUG)
     saved = numba.get_num_threads()
