@@ -703,7 +703,7 @@ class ImageDataGenerator:
         img_shape = x.shape[1:]
         h, w = img_shape[self.row_axis - 1], img_shape[self.col_axis - 1]
 
-        matrices, affine = batch_matrices(params, h, w, self.affine_convention)
+        matrices, affine = batch_matrices(params, h, w, check_convention(self.affine_convention))
         flags = affine.astype(np.uint8) * AFFINE
         flags |= params.flip_h.astype(np.uint8) * FLIP_H
         flags |= params.flip_v.astype(np.uint8) * FLIP_V

@@ -262,3 +262,7 @@ def test_unknown_convention_is_rejected():
         transforms.check_convention("keras2")
     with pytest.raises(ValueError, match="affine_convention"):
         ImageDataGenerator(affine_convention="tf")
+    gen = ImageDataGenerator(rotation_range=10)
+    gen.affine_convention = "keras2"
+    with pytest.raises(ValueError, match="affine_convention"):
+        gen.flow(np.ones((2, 4, 4, 3)), seed=0).next()
