@@ -129,5 +129,6 @@ def deserialize(config: Any, custom_objects: dict | None = None) -> Regularizer:
 
 
 def get(identifier: Any) -> Callable | None:
-    """Resolve None, a name (``'l1'``, ``'l2'``, ``'l1l2'``), a config dict, a class or a callable."""
+    """Resolve None, a name (``'l1'``, ``'l2'``, ``'l1l2'``), a config dict, a class or a
+    callable."""
     return get_object(identifier, _MODULE, ALL_OBJECTS, "regularizer")

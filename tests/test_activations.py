@@ -1,4 +1,4 @@
-"""fastkeras.activations: Keras 3 formulas and signatures, Tensors and arrays, lookup (spec §15)."""
+"""fastkeras.activations: Keras 3 formulas and signatures on Tensors and arrays (spec §15)."""
 
 import math
 

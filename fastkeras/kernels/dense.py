@@ -121,7 +121,7 @@ def _exp_split(x):
     x = 710.0 if x > 710.0 else x     # NaN passes both clamps
     x = -746.0 if x < -746.0 else x
     n = math.floor(x * _LOG2E + 0.5)
-    r = (x - n * _LN2_HI) - n * _LN2_LO  # |r| <= ln2 / 2: Taylor to r**13 is exact in float64
+    r = (x - n * _LN2_HI) - n * _LN2_LO  # |r| <= ln2/2: Taylor to r**13 is below rounding
     q = r * (1.0 + r * (0.5 + r * (0.16666666666666666 + r * (0.041666666666666664 + r * (
         0.008333333333333333 + r * (0.001388888888888889 + r * (0.0001984126984126984 + r * (
             2.48015873015873e-05 + r * (2.7557319223985893e-06 + r * (2.755731922398589e-07 + r * (

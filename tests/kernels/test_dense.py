@@ -41,7 +41,8 @@ REFERENCE = {
     "gelu_approximate": (
         lambda z: 0.5 * z * (1 + np.tanh(C * (z + 0.044715 * z ** 3))),
         lambda z: 0.5 * (1 + np.tanh(C * (z + 0.044715 * z ** 3)))
-        + 0.5 * z * (1 - np.tanh(C * (z + 0.044715 * z ** 3)) ** 2) * C * (1 + 3 * 0.044715 * z * z)),
+        + 0.5 * z * (1 - np.tanh(C * (z + 0.044715 * z ** 3)) ** 2) * C
+        * (1 + 3 * 0.044715 * z * z)),
     "exponential": (np.exp, np.exp),
     "hard_silu": (lambda z: z * np.clip(z / 6 + 0.5, 0, 1),
                   lambda z: np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, z / 3 + 0.5))),
@@ -144,7 +145,6 @@ def test_parametrised_relu_matches_keras_formula(slope, max_value, threshold):
     np.testing.assert_allclose(y, expected, rtol=0, atol=1e-15)
 
     h = 1e-6
-    fd = np.empty_like(z)
     yp, ym = np.empty_like(z), np.empty_like(z)
     kd.bias_activation(z + h, np.zeros(0), kd.RELU, params, yp)
     kd.bias_activation(z - h, np.zeros(0), kd.RELU, params, ym)
@@ -259,7 +259,8 @@ def test_dense_backward_skips_unrequested_gradients_and_linear_uses_g():
        name=st.sampled_from(sorted(kd.ACTIVATIONS)), seed=st.integers(0, 2**31 - 1))
 def test_forward_any_shape(rows, d, units, name, seed):
     rng = np.random.default_rng(seed)
-    x, w, b = rng.standard_normal((rows, d)), rng.standard_normal((d, units)), rng.standard_normal(units)
+    x, w = rng.standard_normal((rows, d)), rng.standard_normal((d, units))
+    b = rng.standard_normal(units)
     code, params = kd.ACTIVATIONS[name]
     z = np.empty((rows, units))
     y = z if code == kd.LINEAR else np.empty_like(z)
