@@ -374,11 +374,14 @@ class ImageDataGenerator:
         subset: str | None = None,
         interpolation: str = "nearest",
         keep_aspect_ratio: bool = False,
+        workers: int | None = None,
+        invalid_images: str = "raise",
     ) -> Iterator:
         """Iterate over augmented batches of the images in ``directory/<class>/``.
 
         Returns a :class:`fastkeras.preprocessing.directory.DirectoryIterator`; see it for the
-        arguments.
+        arguments. ``workers`` (decoding threads, one per core by default) and
+        ``invalid_images`` (``'raise'`` or ``'skip'``) are fastkeras additions.
         """
         from fastkeras.preprocessing.directory import DirectoryIterator
 
@@ -401,6 +404,8 @@ class ImageDataGenerator:
             subset=subset,
             interpolation=interpolation,
             dtype=self.dtype,
+            workers=workers,
+            invalid_images=invalid_images,
         )
 
     def flow_from_dataframe(
@@ -423,6 +428,8 @@ class ImageDataGenerator:
         subset: str | None = None,
         interpolation: str = "nearest",
         validate_filenames: bool = True,
+        workers: int | None = None,
+        invalid_images: str = "raise",
         **kwargs: Any,
     ) -> Iterator:
         """Iterate over augmented batches of the image files listed in a pandas DataFrame.
@@ -430,7 +437,8 @@ class ImageDataGenerator:
         Returns a :class:`fastkeras.preprocessing.dataframe.DataFrameIterator`; see it for the
         arguments. As in Keras, ``has_ext``, ``sort`` and ``drop_duplicates`` only warn
         (DeprecationWarning), ``class_mode='other'`` becomes ``'raw'`` with a warning, and other
-        keyword arguments are ignored.
+        keyword arguments are ignored. ``workers`` and ``invalid_images`` are as in
+        :meth:`flow_from_directory`.
         """
         from fastkeras.preprocessing.dataframe import DataFrameIterator
 
@@ -480,6 +488,8 @@ class ImageDataGenerator:
             interpolation=interpolation,
             validate_filenames=validate_filenames,
             dtype=self.dtype,
+            workers=workers,
+            invalid_images=invalid_images,
         )
 
     # ------------------------------------------------------------------ one image

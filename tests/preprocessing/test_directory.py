@@ -393,6 +393,20 @@ def test_invalid_images_skip_lists_once_and_counts(tmp_path, capsys):
     np.testing.assert_array_equal(x[:5], np.stack([pixels(i)[rows] for i in range(5)]))
 
 
+def test_flow_from_directory_passes_workers_and_invalid_images(tmp_path, capsys):
+    root = str(tmp_path)
+    _tree_with_bad_files(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = ImageDataGenerator().flow_from_directory(
+            root, target_size=(8, 8), batch_size=10, shuffle=False, workers=2,
+            invalid_images="skip")
+    assert capsys.readouterr().out.endswith("(2 invalid files skipped).\n")
+    assert it.samples == 10 and it.invalid_filenames == ["a/3_text.png", "b/2_truncated.jpg"]
+    with pytest.raises(ValueError, match="invalid_images"):
+        ImageDataGenerator().flow_from_directory(root, invalid_images="ignore")
+
+
 def test_skip_then_split_uses_the_valid_files(tmp_path, capsys):
     root = str(tmp_path)
     _tree_with_bad_files(root)
