@@ -20,13 +20,16 @@ shape). Nothing depends on threads, block sizes or call order, so a seed gives t
 
 ``seed`` is reduced modulo ``2**64`` (negative seeds wrap). A kept element becomes
 ``x / (1 - rate)`` (division in the array's dtype, as Keras's torch backend computes it), a
-dropped one exactly 0. The backward pass calls the same kernel on the output gradient with the
-same key, so it regenerates the mask instead of storing it.
+dropped one exactly 0. Generation and application are one parallel pass. The backward pass calls
+the same kernel on the output gradient with the same key, so it regenerates the mask instead of
+storing it.
 
 Broadcast masks (``noise_shape`` entries of 1, SpatialDropout) are described by a *layout*: the
 input's axes with size-1 axes removed and neighbouring axes of the same kind (mask varies along
 it, or mask is shared along it) merged into groups, each with its size and its stride into the
-mask (0 for shared groups). :func:`broadcast_layout` computes it; :func:`dropout_apply` walks it.
+mask (0 for shared groups). :func:`broadcast_layout` computes it; :func:`dropout_broadcast` walks
+it one row (one run of the innermost group) at a time, hashing each mask entry once per run of
+rows that share it; :func:`dropout_dense` handles the unbroadcast case.
 """
 
 from __future__ import annotations
@@ -51,9 +54,9 @@ _S31 = np.uint64(31)
 _S32 = np.uint64(32)
 _ONE = np.uint64(1)
 
-# Elements per parallel work item: large enough to amortise the per-block setup, small enough
-# to balance the load over the threads.
-_BLOCK = 16384
+# Elements per parallel work item of the broadcast kernel (whole rows): enough to amortise the
+# item's setup, few enough to balance the load over the threads.
+_ROW_BLOCK = 16384
 
 
 def _mix64_int(z: int) -> int:
@@ -132,61 +135,90 @@ def _kept(key, m, threshold):
 
 
 @njit(parallel=True, cache=True)
-def dropout_apply(src, out, dims, strides, key, threshold, keep_prob):
-    """``out = src / keep_prob`` where the mask keeps the element, exactly 0 where it drops it.
+def dropout_dense(src, out, key, threshold, keep_prob):
+    """Dropout with one mask entry per element: ``out[i] = src[i] / keep_prob`` where element
+    ``i`` is kept, exactly 0 where it is dropped.
 
     Parameters
     ----------
     src, out : ndarray
         1-D, C-contiguous, one float dtype (the input or, backwards, the output gradient; and
         the preallocated result).
-    dims, strides : ndarray of int64
-        The layout from :func:`broadcast_layout`.
     key, threshold : uint64
         From :func:`stream_key` and :func:`keep_threshold`.
     keep_prob : float
         ``1 - rate`` in ``src``'s dtype.
     """
-    n = src.size
+    for i in prange(src.size):
+        if _kept(key, i, threshold):
+            out[i] = src[i] / keep_prob
+        else:
+            out[i] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def dropout_broadcast(src, out, dims, strides, key, threshold, keep_prob):
+    """Dropout with a broadcast mask, laid out by :func:`broadcast_layout`.
+
+    Parameters
+    ----------
+    src, out : ndarray
+        2-D ``(rows, dims[-1])`` C-contiguous views of the input (or output gradient) and the
+        preallocated result, one float dtype; a row is one run of the innermost group.
+    dims, strides : ndarray of int64
+        The layout from :func:`broadcast_layout` (``dims`` multiply to ``src.size``).
+    key, threshold : uint64
+        From :func:`stream_key` and :func:`keep_threshold`.
+    keep_prob : float
+        ``1 - rate`` in ``src``'s dtype.
+    """
+    rows, inner = src.shape
     k = dims.size
-    dense = k == 1 and strides[0] == 1
-    for b in prange((n + _BLOCK - 1) // _BLOCK):
-        start = b * _BLOCK
-        stop = min(start + _BLOCK, n)
-        if dense:
-            for i in range(start, stop):
-                if _kept(key, i, threshold):
-                    out[i] = src[i] / keep_prob
-                else:
-                    out[i] = 0.0
-            continue
-        # Odometer over the groups: idx is the multi-index of element i, m its mask index.
+    step = strides[k - 1]
+    per_block = max(1, _ROW_BLOCK // max(inner, 1))
+    for b in prange((rows + per_block - 1) // per_block):
+        first = b * per_block
+        last = min(first + per_block, rows)
+        # Odometer over the outer groups: idx is the multi-index of the current row and base
+        # the mask index where the row starts (divisions once per block, additions per row).
         idx = np.empty(k, np.int64)
-        rem = start
-        m = 0
-        for j in range(k - 1, -1, -1):
+        keep = np.empty(inner, np.bool_)  # the row's keep pattern, reused while base repeats
+        cached = -1
+        rem = first + 0
+        base = 0
+        for j in range(k - 2, -1, -1):
             idx[j] = rem % dims[j]
             rem //= dims[j]
-            m += idx[j] * strides[j]
-        last = -1
-        kept = False
-        for i in range(start, stop):
-            if m != last:
-                kept = _kept(key, m, threshold)
-                last = m
-            if kept:
-                out[i] = src[i] / keep_prob
+            base += idx[j] * strides[j]
+        block_src = src[first:last]
+        block_out = out[first:last]
+        for r in range(last - first):
+            if step == 0:  # the mask is shared along the row
+                if _kept(key, base, threshold):
+                    for c in range(inner):
+                        block_out[r, c] = block_src[r, c] / keep_prob
+                else:
+                    for c in range(inner):
+                        block_out[r, c] = 0.0
             else:
-                out[i] = 0.0
-            j = k - 1
-            idx[j] += 1
-            m += strides[j]
-            while j > 0 and idx[j] == dims[j]:
-                m -= dims[j] * strides[j]
+                if base != cached:
+                    for c in range(inner):
+                        keep[c] = _kept(key, base + c, threshold)
+                    cached = base
+                for c in range(inner):
+                    if keep[c]:
+                        block_out[r, c] = block_src[r, c] / keep_prob
+                    else:
+                        block_out[r, c] = 0.0
+            j = k - 2
+            while j >= 0:
+                idx[j] += 1
+                base += strides[j]
+                if idx[j] < dims[j]:
+                    break
+                base -= dims[j] * strides[j]
                 idx[j] = 0
                 j -= 1
-                idx[j] += 1
-                m += strides[j]
 
 
 @njit(parallel=True, cache=True)

@@ -54,11 +54,17 @@ def dropout(x: Tensor, rate: float, noise_shape: Sequence[int], seed: int,
     threshold = masks.keep_threshold(rate)
     keep_prob = work.type(1.0 - rate)
 
+    dense = dims.size == 1 and strides[0] == 1
+
     def apply(src: np.ndarray) -> np.ndarray:
         src = np.ascontiguousarray(src, dtype=work)
         out = np.empty(src.shape, dtype=work)
-        masks.dropout_apply(src.reshape(-1), out.reshape(-1), dims, strides, key, threshold,
-                            keep_prob)
+        if dense:
+            masks.dropout_dense(src.reshape(-1), out.reshape(-1), key, threshold, keep_prob)
+        elif src.size:
+            rows = (-1, int(dims[-1]))
+            masks.dropout_broadcast(src.reshape(rows), out.reshape(rows), dims, strides, key,
+                                    threshold, keep_prob)
         return out if work == dtype else out.astype(dtype)
 
     return make(apply(value), (x,), lambda g: (apply(g),), "dropout")

@@ -32,16 +32,21 @@ def reference_keep(seed: int, counter: int, size: int, rate: float) -> np.ndarra
 def reference_dropout(x, seed, counter, rate, noise_shape):
     keep = reference_keep(seed, counter, int(np.prod(noise_shape)), rate).reshape(noise_shape)
     kp = x.dtype.type(1 - rate)
-    return np.where(np.broadcast_to(keep, x.shape), x / kp, x.dtype.type(0))
+    with np.errstate(divide="ignore", invalid="ignore"):  # rate 1: nothing is kept anyway
+        return np.where(np.broadcast_to(keep, x.shape), x / kp, x.dtype.type(0))
 
 
 def run_kernel(x, seed, counter, rate, noise_shape):
+    """Apply the kernel the layout calls for, as the dropout op does."""
     dims, strides, size = masks.broadcast_layout(x.shape, noise_shape)
     assert size == int(np.prod(noise_shape))
     out = np.full_like(x, np.nan)
-    masks.dropout_apply(x.reshape(-1), out.reshape(-1), dims, strides,
-                        masks.stream_key(seed, counter), masks.keep_threshold(rate),
-                        x.dtype.type(1 - rate))
+    args = (masks.stream_key(seed, counter), masks.keep_threshold(rate), x.dtype.type(1 - rate))
+    if dims.size == 1 and strides[0] == 1:
+        masks.dropout_dense(x.reshape(-1), out.reshape(-1), *args)
+    else:
+        rows = (-1, int(dims[-1]))
+        masks.dropout_broadcast(x.reshape(rows), out.reshape(rows), dims, strides, *args)
     return out
 
 
@@ -52,9 +57,14 @@ def test_element_hash_is_splitmix64():
     src = np.ones(5, np.float64)
     for rate in (0.05, 0.3, 0.5, 0.7, 0.95):
         out = np.empty(5)
-        masks.dropout_apply(src, out, np.array([5], np.int64), np.array([1], np.int64), key,
-                            masks.keep_threshold(rate), 1 - rate)
+        masks.dropout_dense(src, out, key, masks.keep_threshold(rate), 1 - rate)
         np.testing.assert_array_equal(out != 0, u >= rate)
+        # The broadcast kernel on a one-group, unshared layout draws the same bits.
+        out2 = np.empty((1, 5))
+        masks.dropout_broadcast(src.reshape(1, 5), out2, np.array([5], np.int64),
+                                np.array([1], np.int64), key, masks.keep_threshold(rate),
+                                1 - rate)
+        np.testing.assert_array_equal(out2[0], out)
 
 
 def test_stream_key_matches_numpy_reference():
@@ -92,12 +102,10 @@ def test_dropped_values_are_exact_zeros_even_for_nan_and_inf():
 
 
 def test_rate_one_drops_everything():
-    x = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
-    dims, strides, _ = masks.broadcast_layout(x.shape, x.shape)
-    out = np.full_like(x, np.nan)
-    masks.dropout_apply(x, out, dims, strides, masks.stream_key(0, 0), masks.keep_threshold(1.0),
-                        np.float32(0.0))
-    np.testing.assert_array_equal(out, np.zeros_like(x))
+    x = np.random.default_rng(1).standard_normal((10, 100)).astype(np.float32)
+    for noise in [x.shape, (10, 1)]:
+        out = run_kernel(x, 0, 0, 1.0, noise)
+        np.testing.assert_array_equal(out, np.zeros_like(x))
 
 
 @pytest.mark.parametrize("shape, noise, dims, strides, size", [
@@ -133,11 +141,15 @@ def test_broadcast_dropout_matches_numpy_reference(data):
     np.testing.assert_array_equal(run_kernel(x, seed, counter, rate, noise), expected)
 
 
-def test_large_broadcast_mask_spans_blocks():
-    # (batch, h, w, c) with one mask entry per (batch, channel): odometer restarts per block.
-    x = np.random.default_rng(2).standard_normal((3, 70, 90, 5)).astype(np.float32)
-    out = run_kernel(x, seed=5, counter=1, rate=0.4, noise_shape=(3, 1, 1, 5))
-    np.testing.assert_array_equal(out, reference_dropout(x, 5, 1, 0.4, (3, 1, 1, 5)))
+@pytest.mark.parametrize("shape, noise", [
+    ((3, 70, 90, 5), (3, 1, 1, 5)),      # channels last: rows of 5 varying entries
+    ((3, 5, 70, 90), (3, 5, 1, 1)),      # channels first: rows of 6300 sharing one entry
+    ((4, 30, 200, 7), (1, 30, 1, 7)),    # shared leading axis, then varying / shared / varying
+])
+def test_large_broadcast_masks_span_many_blocks(shape, noise):
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    out = run_kernel(x, seed=5, counter=1, rate=0.4, noise_shape=noise)
+    np.testing.assert_array_equal(out, reference_dropout(x, 5, 1, 0.4, noise))
 
 
 def test_backward_is_the_same_kernel_on_the_gradient():
