@@ -98,7 +98,8 @@ class CompiledLoss:
 
     def __call__(self, ys: list | None, preds: list, sws: list | None) -> tuple:
         """Return ``(total, parts)``: the weighted sum (a Tensor, or None when no output has a
-        loss) and the per-output weighted losses keyed by log name."""
+        loss) and, with several outputs, each output's unweighted loss keyed by log name (as
+        Keras logs them)."""
         total, parts = None, {}
         if ys is None:
             if self.has_loss:
@@ -114,10 +115,10 @@ class CompiledLoss:
                 continue
             sw = None if sws is None else sws[i]
             value = fn(y, p, sample_weight=sw)
-            if weight != 1.0:
-                value = value * weight
             if multi:
                 parts[f"{self.output_names[i]}_loss"] = value
+            if weight != 1.0:
+                value = value * weight
             total = value if total is None else total + value
         return total, parts
 

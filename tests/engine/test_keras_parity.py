@@ -1,0 +1,62 @@
+"""The same model, weights and data in fastkeras and in Keras 3 (torch backend) give the same
+training history, evaluation and predictions. Skipped when Keras 3 is not installed."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":
+    pytest.skip("the parity reference is Keras 3 on the torch backend", allow_module_level=True)
+
+from fastkeras import backend as K  # noqa: E402
+from fastkeras.engine.input_layer import Input  # noqa: E402
+from fastkeras.engine.training import Model  # noqa: E402
+from fastkeras.layers.dense import Dense  # noqa: E402
+from fastkeras.optimizers import SGD  # noqa: E402
+
+
+def build(lib_input, lib_dense, lib_model):
+    inp = lib_input((4,), name="inp")
+    hidden = lib_dense(6, activation="tanh", name="hidden")(inp)
+    out1 = lib_dense(2, name="out1")(hidden)
+    out2 = lib_dense(1, activation="sigmoid", name="out2")(hidden)
+    return lib_model(inp, [out1, out2])
+
+
+def test_two_output_training_matches_keras():
+    K.clear_session()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    y1 = rng.normal(size=(20, 2)).astype(np.float32)
+    y2 = (rng.random((20, 1)) > 0.5).astype(np.float32)
+    xv, y1v, y2v = x[:6] + 0.5, y1[:6], y2[:6]
+
+    ours = build(Input, Dense, Model)
+    theirs = build(keras.Input, keras.layers.Dense, keras.Model)
+    theirs.set_weights(ours.get_weights())
+    compile_args = dict(loss=["mse", "binary_crossentropy"], loss_weights=[1.0, 0.5],
+                        metrics=[["mae"], ["accuracy"]])
+    ours.compile(optimizer=SGD(learning_rate=0.1, momentum=0.9), **compile_args)
+    theirs.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+                   **compile_args)
+    fit_args = dict(batch_size=8, epochs=3, shuffle=False, verbose=0,
+                    validation_data=(xv, [y1v, y2v]))
+    ours_h = ours.fit(x, [y1, y2], **fit_args).history
+    theirs_h = theirs.fit(x, [y1, y2], **fit_args).history
+    assert list(ours_h) == sorted(theirs_h)
+    for key in theirs_h:
+        np.testing.assert_allclose(ours_h[key], theirs_h[key], rtol=2e-5, atol=1e-6,
+                                   err_msg=key)
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    ours_eval = ours.evaluate(xv, [y1v, y2v], verbose=0, return_dict=True)
+    theirs_eval = theirs.evaluate(xv, [y1v, y2v], verbose=0, return_dict=True)
+    assert sorted(ours_eval) == sorted(theirs_eval)
+    for key, value in theirs_eval.items():
+        np.testing.assert_allclose(ours_eval[key], value, rtol=2e-5, atol=1e-6, err_msg=key)
+    for got, want in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
