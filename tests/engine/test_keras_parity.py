@@ -60,3 +60,68 @@ def test_two_output_training_matches_keras():
         np.testing.assert_allclose(ours_eval[key], value, rtol=2e-5, atol=1e-6, err_msg=key)
     for got, want in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def sequential(lib):
+    return lib.Sequential([
+        lib.Input((3,)),
+        lib.layers.Dense(5, activation="relu", kernel_regularizer=lib.regularizers.l2(0.01),
+                         activity_regularizer=lib.regularizers.l1(0.001)),
+        lib.layers.Dense(3, activation="softmax")])
+
+
+@pytest.mark.parametrize("case", ["sample_weight", "class_weight", "validation_split"])
+def test_weighting_regularizers_and_splits_match_keras(case):
+    import fastkeras
+    K.clear_session()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, size=30)
+    y = np.eye(3, dtype=np.float32)[labels]
+    ours, theirs = sequential(fastkeras), sequential(keras)
+    theirs.set_weights(ours.get_weights())
+    args = dict(loss="categorical_crossentropy", metrics=["accuracy"],
+                weighted_metrics=["accuracy"])
+    ours.compile(optimizer=fastkeras.optimizers.Adam(0.01), **args)
+    theirs.compile(optimizer=keras.optimizers.Adam(0.01), **args)
+    fit = dict(batch_size=7, epochs=2, shuffle=False, verbose=0)
+    if case == "sample_weight":
+        fit["sample_weight"] = rng.random(30).astype(np.float32) * 2
+    elif case == "class_weight":
+        fit["class_weight"] = {0: 0.5, 1: 2.0, 2: 1.0}
+    else:
+        fit["validation_split"] = 0.25
+    ours_h = ours.fit(x, y, **fit).history
+    theirs_h = theirs.fit(x, y, **fit).history
+    assert list(ours_h) == sorted(theirs_h)
+    for key in theirs_h:
+        np.testing.assert_allclose(ours_h[key], theirs_h[key], rtol=3e-5, atol=1e-6,
+                                   err_msg=key)
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+def test_masked_sequence_loss_and_metrics_match_keras():
+    import fastkeras
+    K.clear_session()
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(12, 5, 2)).astype(np.float32)
+    x[:, 3:] = 0.0  # padding steps, masked out
+    x[::2, 2] = 0.0
+    y = rng.normal(size=(12, 5, 1)).astype(np.float32)
+
+    def build(lib):
+        return lib.Sequential([lib.Input((5, 2)), lib.layers.Masking(0.0),
+                               lib.layers.Dense(4, activation="tanh"), lib.layers.Dense(1)])
+
+    ours, theirs = build(fastkeras), build(keras)
+    theirs.set_weights(ours.get_weights())
+    ours.compile(optimizer=fastkeras.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
+    theirs.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
+    ours_h = ours.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    theirs_h = theirs.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    for key in theirs_h:
+        np.testing.assert_allclose(ours_h[key], theirs_h[key], rtol=3e-5, atol=1e-6,
+                                   err_msg=key)
+    for got, want in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
