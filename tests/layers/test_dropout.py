@@ -44,9 +44,11 @@ def test_calls_use_the_seed_and_successive_counters():
     # The op's masks are checked bit for bit against the documented generator in
     # tests/kernels/test_masks.py; here the layer must draw call k's mask from (seed, k).
     x = np.random.default_rng(0).standard_normal((6, 7)).astype(np.float32)
+    x_before = x.copy()
     layer = Dropout(0.4, seed=99)
     for counter in range(3):
         out = layer(x, training=True)
+        np.testing.assert_array_equal(x, x_before)  # the input is never written
         np.testing.assert_array_equal(out, dropout(Tensor(x), 0.4, x.shape, 99, counter).value)
         keep = out != 0
         np.testing.assert_array_equal(out[keep], x[keep] / np.float32(0.6))

@@ -35,8 +35,10 @@ def test_matches_numpy_reference_and_array_call():
     x = rng.integers(-1, 2, (4, 6, 3)).astype(np.float32)
     x[:, 2] = -1.0
     mask = np.any(x != -1.0, axis=-1)
+    x_before = x.copy()
     out = Masking(-1.0)(x)
     np.testing.assert_array_equal(out, np.where(mask[..., None], x, 0))
+    np.testing.assert_array_equal(x, x_before)  # the input is never written
     layer = Masking(-1.0)
     np.testing.assert_array_equal(layer.compute_mask(Tensor(x)), mask)
     assert layer.compute_output_shape((None, 6, 3)) == (None, 6, 3)
