@@ -501,7 +501,10 @@ class Model(Layer):
             ran = True
         handler.on_epoch_end()
         if not ran:
-            raise ValueError("The evaluation data provided no batches.")
+            hint = (" A Python generator is used up after one pass: give `steps` (or "
+                    "`validation_steps`) and make it loop, or pass a Sequence."
+                    if handler.source == "generator" else "")
+            raise ValueError(f"The evaluation data provided no batches.{hint}")
         logs = self._logs()
         cbs.on_test_end(logs)
         return logs

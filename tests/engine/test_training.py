@@ -474,3 +474,15 @@ def test_frozen_layers_are_not_trained_and_counted_as_non_trainable():
     assert not np.array_equal(first.get_weights()[0], before)
     model.trainable = False
     assert model.trainable_weights == [] and len(model.non_trainable_weights) == 4
+
+
+def test_exhausted_validation_generator_is_a_clear_error():
+    def once():
+        yield np.ones((2, 3), np.float32), np.ones((2, 1), np.float32)
+
+    model = linear_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 3), np.float32), np.ones((4, 1), np.float32)
+    with pytest.raises(ValueError, match="evaluation data provided no batches. A Python "
+                                         "generator is used up after one pass"):
+        model.fit(x, y, epochs=2, validation_data=once(), verbose=0)
