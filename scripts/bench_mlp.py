@@ -104,7 +104,7 @@ def bench_torch(x, labels, batch_size: int, threads: int) -> dict:
             loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
             optimizer.step()
-        last["loss"] = float(loss)
+        last["loss"] = float(loss.detach())
 
     def predict() -> None:
         with torch.no_grad():

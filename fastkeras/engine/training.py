@@ -13,6 +13,7 @@ come from that forward pass (before the update).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import warnings
@@ -429,6 +430,7 @@ class Model(Layer):
         self.stop_training = False
         self._train_variables = None
         logs: dict = {}
+        batches = None
         cbs.on_train_begin()
         try:
             for epoch in range(initial_epoch, epochs):
@@ -459,6 +461,8 @@ class Model(Layer):
                 if self.stop_training:
                     break
         finally:
+            if batches is not None:
+                batches.close()  # stops a generator's prefetch thread after an error
             train.close()
             if val is not None:
                 val.close()
@@ -494,11 +498,12 @@ class Model(Layer):
         cbs.on_test_begin()
         logs: dict = {}
         ran = False
-        for step, batch in enumerate(handler.epoch()):
-            cbs.on_test_batch_begin(step)
-            logs = self._test_batch(*batch)
-            cbs.on_test_batch_end(step, logs)
-            ran = True
+        with contextlib.closing(handler.epoch()) as batches:
+            for step, batch in enumerate(batches):
+                cbs.on_test_batch_begin(step)
+                logs = self._test_batch(*batch)
+                cbs.on_test_batch_end(step, logs)
+                ran = True
         handler.on_epoch_end()
         if not ran:
             hint = (" A Python generator is used up after one pass: give `steps` (or "
@@ -539,11 +544,12 @@ class Model(Layer):
         outputs = []
         cbs.on_predict_begin()
         try:
-            for step, (xb, _, _) in enumerate(handler.epoch()):
-                cbs.on_predict_batch_begin(step)
-                out = self._predict_batch(xb)
-                outputs.append(out)
-                cbs.on_predict_batch_end(step, {"outputs": out})
+            with contextlib.closing(handler.epoch()) as batches:
+                for step, (xb, _, _) in enumerate(batches):
+                    cbs.on_predict_batch_begin(step)
+                    out = self._predict_batch(xb)
+                    outputs.append(out)
+                    cbs.on_predict_batch_end(step, {"outputs": out})
         finally:
             handler.close()
         cbs.on_predict_end()
