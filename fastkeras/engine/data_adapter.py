@@ -149,14 +149,15 @@ class DataHandler:
         Batches per epoch; default: all of the data (arrays, Sequence) or until the
         generator is exhausted.
     shuffle : bool
-        Shuffle arrays each epoch (and, for ``fit_generator``, a Sequence's batch order).
+        Shuffle arrays each epoch.
     class_weight : dict, optional
         Class weights turned into per-sample weights for the (single) output.
     workers, max_queue_size
         Prefetch threads and queue bound for generators and Sequences. None takes a
         ``PyDataset``'s own ``workers``/``max_queue_size`` (Keras 3), else 1 and 10.
-    need_tuple : bool
-        For generators/Sequences: whether a bare array batch is rejected.
+    shuffle_sequence : bool
+        With ``shuffle``, visit a Sequence's batches in a new random order each epoch
+        (``fit_generator``'s Keras 2 meaning of ``shuffle``).
     """
 
     def __init__(self, x: Any, y: Any = None, sample_weight: Any = None, *,
