@@ -24,6 +24,8 @@ threads. :func:`resample` is the validated single-image entry point.
 
 from __future__ import annotations
 
+import operator
+
 import numba
 import numpy as np
 import scipy.ndimage
@@ -442,6 +444,7 @@ def _brightness_row(of, base, outer, so, inner, channels_first, C, b, m, mx, zer
         ymax = np.float32(1.0)  # Keras skips the division when the range is empty
     f0 = np.float32(0.0)
     f255 = np.float32(255.0)
+    b32 = np.float32(b)  # PIL's blend takes the factor as a C float
     for a in range(outer):
         p = np.uint64(base + a * so)
         for j in range(inner):
@@ -451,8 +454,8 @@ def _brightness_row(of, base, outer, so, inner, channels_first, C, b, m, mx, zer
                 q = np.int64(((v32 - m32) / ymax) * f255)
             else:
                 q = np.int64(v32)
-            # PIL: float32(b*q), 0 at or below 0, 255 at or above 255, else truncated.
-            res = np.int64(min(max(np.float32(b * q), f0), f255))
+            # PIL: float32(b) * q in float32, 0 at or below 0, 255 at or above, else cut.
+            res = np.int64(min(max(b32 * np.float32(q), f0), f255))
             if C == 4 and (a if channels_first else j & 3) == 3:
                 res = q  # alpha is not blended
             if stretch:
@@ -521,39 +524,47 @@ def _resample_pass(x, out, matrices, flags, mode, cval, order, post, scale, mean
     with a samplewise step, leave their moments in ``rowstats[:, 2:5]``; rows of the other
     images leave their min/max in ``rowstats[:, 0:2]``."""
     N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(x.shape, channels_first)
-    img = H * W * C
     xf = x.reshape(-1)
     of = out.reshape(-1)
     meanf = mean.reshape(-1)
     stdf = std.reshape(-1)
-    samplewise = (post & _SAMPLEWISE) != 0
     nrows = N * H
     for k in prange(nchunks):
-        offs = np.empty((3, W), np.uint64)
-        wts = np.empty((4, W), np.float64)
-        fast = np.empty(W, np.bool_)
-        for t in range(k * nrows // nchunks, (k + 1) * nrows // nchunks):
-            n = t // H
-            r = t - n * H
-            fl = flags[n]
-            base = n * img + r * rs
-            _resample_row(xf, of, n * img, base, matrices, n, fl, r, H, W, C, rs, cs, chs,
-                          outer, so, inner, channels_first, mode, cval, order, offs, wts,
-                          fast)
-            if fl & _NEEDS_MINMAX:
-                lo, hi = _row_minmax(of, base, outer, so, inner)
-                rowstats[t, 0] = lo
-                rowstats[t, 1] = hi
-                continue
-            if post & RESCALE:
-                _scale_row(of, base, outer, so, inner, scale)
-            if not samplewise and post & _FEATUREWISE:
-                _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
-            if samplewise:
-                p, s, q = _row_sums(of, base, outer, so, inner)
-                rowstats[t, 2] = p
-                rowstats[t, 3] = s
-                rowstats[t, 4] = q
+        _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf,
+                        rowstats, k * nrows // nchunks, (k + 1) * nrows // nchunks, H, W, C, rs,
+                        cs, chs, outer, so, inner, channels_first)
+
+
+@njit(cache=True)
+def _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf,
+                    rowstats, t0, t1, H, W, C, rs, cs, chs, outer, so, inner, channels_first):
+    """Pass 1 on rows ``t0:t1`` of the batch (see :func:`_resample_pass`)."""
+    img = H * W * C
+    samplewise = (post & _SAMPLEWISE) != 0
+    offs = np.empty((3, W), np.uint64)
+    wts = np.empty((4, W), np.float64)
+    fast = np.empty(W, np.bool_)
+    for t in range(t0, t1):
+        n = t // H
+        r = t - n * H
+        fl = flags[n]
+        base = n * img + r * rs
+        _resample_row(xf, of, n * img, base, matrices, n, fl, r, H, W, C, rs, cs, chs, outer, so,
+                      inner, channels_first, mode, cval, order, offs, wts, fast)
+        if fl & _NEEDS_MINMAX:
+            lo, hi = _row_minmax(of, base, outer, so, inner)
+            rowstats[t, 0] = lo
+            rowstats[t, 1] = hi
+            continue
+        if post & RESCALE:
+            _scale_row(of, base, outer, so, inner, scale)
+        if not samplewise and post & _FEATUREWISE:
+            _feature_row(of, base, outer, so, inner, n * img, post, meanf, stdf)
+        if samplewise:
+            p, s, q = _row_sums(of, base, outer, so, inner)
+            rowstats[t, 2] = p
+            rowstats[t, 3] = s
+            rowstats[t, 4] = q
 
 
 @njit(parallel=True, cache=True)
@@ -637,6 +648,19 @@ def _per_image(name: str, a, dtype, n: int) -> np.ndarray:
     return arr
 
 
+def _integer(name: str, value) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"`{name}` must be an integer; got {type(value).__name__}") from None
+
+
+def _real(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
+    return float(value)
+
+
 def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np.ndarray,
                  shift: np.ndarray, bright: np.ndarray, mode: int, cval: float, order: int,
                  post: int, rescale: float, mean: np.ndarray, std: np.ndarray,
@@ -650,8 +674,8 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
         uint8, float32 or float64. Never modified.
     out : ndarray
         Preallocated C-contiguous array of ``x``'s shape, float32 or float64 or ``x``'s own
-        dtype (uint8 outputs round half up and saturate, as scipy does; they allow only the
-        geometric stage: AFFINE and flips, no ``post`` steps). Must not overlap ``x``.
+        dtype (uint8 outputs round half up and saturate to [0, 255], as scipy does; they allow
+        only the geometric stage: AFFINE and flips, no ``post`` steps). Must not overlap ``x``.
     matrices : ndarray
         ``(N, 2, 3)`` float64: ``[A | off]`` per image in (row, col) coordinates, as passed to
         ``scipy.ndimage.affine_transform(plane, A, off, order, mode, cval)``.
@@ -679,8 +703,9 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
     Raises
     ------
     ValueError, TypeError
-        For arrays of the wrong type, dtype, shape or layout, unknown codes, or matrices that
-        are not finite or send pixels beyond 2**52.
+        For arrays of the wrong type, dtype, shape or layout, codes or scalars of the wrong
+        type or value, or (for images with AFFINE set) matrices that are not finite or send
+        pixels beyond 2**52.
     """
     if not isinstance(x, np.ndarray) or not isinstance(out, np.ndarray):
         raise TypeError("`x` and `out` must be numpy arrays")
@@ -698,15 +723,17 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
         raise ValueError("`out` must be writeable")
     if np.may_share_memory(x, out):
         raise ValueError("`out` must not overlap `x`")
-    mode = int(mode)
+    mode = _integer("mode", mode)
     if mode not in MODES.values():
         raise ValueError(f"`mode` must be one of the codes in MODES (0-6); got {mode}")
-    order = int(order)
+    order = _integer("order", order)
     if order not in (0, 1):
         raise ValueError(f"`order` must be 0 or 1 (orders 2-5 go to scipy); got {order}")
-    post = int(post)
+    post = _integer("post", post)
     if not 0 <= post < 32:
         raise ValueError(f"`post` must be a combination of the standardize bits; got {post}")
+    cval = _real("cval", cval)
+    rescale = _real("rescale", rescale)
     channels_first = bool(channels_first)
     N = x.shape[0]
     if channels_first:
@@ -721,10 +748,11 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
     bright = _per_image("bright", bright, np.float64, N)
     if x.size == 0:
         return
+    used = matrices[(flags & AFFINE) != 0]
     with np.errstate(invalid="ignore", over="ignore"):
         # Largest |coordinate| any output pixel can reach (finite check included: NaN fails).
-        reach = (np.abs(matrices[:, :, 2]) + (H - 1) * np.abs(matrices[:, :, 0])
-                 + (W - 1) * np.abs(matrices[:, :, 1]))
+        reach = (np.abs(used[:, :, 2]) + (H - 1) * np.abs(used[:, :, 0])
+                 + (W - 1) * np.abs(used[:, :, 1]))
     if not (reach <= _MAX_COORDINATE).all():
         raise ValueError("`matrices` must be finite and keep every input coordinate within "
                          "2**52 of the origin")
@@ -755,9 +783,13 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
 
     t = out.dtype
     rowstats = np.empty((N * H, 5), np.float64)
-    nchunks = min(N * H, 4 * numba.get_num_threads())
-    _resample_pass(x, out, matrices, flags, mode, float(cval), order, post, t.type(rescale),
-                   mean, std, channels_first, rowstats, nchunks)
+    nchunks = min(N * H, 16 * numba.get_num_threads())
+    previous = numba.set_parallel_chunksize(1)  # chunks handed out one at a time: balance
+    try:
+        _resample_pass(x, out, matrices, flags, mode, cval, order, post,
+                       t.type(rescale), mean, std, channels_first, rowstats, nchunks)
+    finally:
+        numba.set_parallel_chunksize(previous)
     minmax = (flags & _NEEDS_MINMAX) != 0
     if minmax.any():
         rows = rowstats[:, :2].reshape(N, H, 2)

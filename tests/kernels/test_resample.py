@@ -321,6 +321,12 @@ def test_flips_equal_flipping_the_transformed_image(channels_first, affine):
         assert_array_equal(got[i], want)
 
 
+def test_matrix_unused_without_affine():
+    x = image(np.random.default_rng(2), (2, 3, 4, 3), np.float64)
+    got = run_batch(x, np.full((2, 2, 3), np.nan), flags=np.array([0, FLIP_V]))
+    assert_array_equal(got, np.stack([x[0], x[1, ::-1]]).astype(np.float32))
+
+
 def test_spec_channel_shift_example():
     x = np.zeros((2, 2, 3), np.float32)
     x[..., 0] = [[10, 40], [70, 100]]
@@ -360,6 +366,15 @@ def test_spec_brightness_examples(values, b, want):
     x = np.array(values, np.float32).reshape(1, 1, -1, 1)
     got = run_batch(x, flags=BRIGHTNESS, bright=b)[0, 0, :, 0]
     assert_allclose(got, want, atol=5e-5)
+
+
+def test_brightness_factor_is_a_float32_in_pillow():
+    # float32(b) * 47 = 54.0000 but float64 b * 47 = 53.99999788: Pillow blends with a C float
+    # factor (spec §3.4 writes the product in float64).
+    b = 1.1489361252110533
+    x = np.full((1, 1, 1, 1), 47, np.float32)
+    assert run_batch(x, flags=BRIGHTNESS, bright=b)[0, 0, 0, 0] == 54
+    assert ref_brightness(x[0], b)[0, 0, 0] == 54
 
 
 def test_brightness_rgba_keeps_alpha():
@@ -531,6 +546,10 @@ def _batch_args(**change):
     (dict(out=np.zeros((2, 4, 5, 3), np.uint8)), TypeError, "float32, float64 or"),
     (dict(x=np.zeros((2, 4, 10, 3), np.float32)[:, :, ::2]), ValueError, "C-contiguous"),
     (dict(mode=7), ValueError, "mode"),
+    (dict(mode="nearest"), TypeError, "`mode` must be an integer"),
+    (dict(order=1.0), TypeError, "`order` must be an integer"),
+    (dict(cval="0"), TypeError, "`cval` must be a real number"),
+    (dict(rescale=None), TypeError, "`rescale` must be a real number"),
     (dict(order=2), ValueError, "order"),
     (dict(post=32), ValueError, "post"),
     (dict(matrices=np.zeros((2, 3, 3))), ValueError, r"\(2, 2, 3\)"),
@@ -538,6 +557,7 @@ def _batch_args(**change):
     (dict(shift=np.zeros(1)), ValueError, "shift"),
     (dict(bright=np.zeros((2, 1))), ValueError, "bright"),
     (dict(matrices=np.full((2, 2, 3), np.inf)), ValueError, "finite"),
+    (dict(matrices=np.full((2, 2, 3), np.nan)), ValueError, "finite"),
     (dict(matrices=np.tile([[1e16, 0, 0], [0, 1, 0]], (2, 1, 1))), ValueError, "2\\*\\*52"),
     (dict(flags=np.full(2, BRIGHTNESS, np.uint8), x=np.zeros((2, 4, 5, 2), np.float32),
           out=np.zeros((2, 4, 5, 2), np.float32)), ValueError, "Unsupported channel number: 2"),
