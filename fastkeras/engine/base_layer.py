@@ -867,29 +867,32 @@ class Layer:
         trust = (self._trust_compute_output_shape
                  and type(self).compute_output_shape is not Layer.compute_output_shape)
         if trust:
-            outputs = self._outputs_from_compute_output_shape(inputs, args, kwargs)
+            outputs = self._outputs_from_compute_output_shape(inputs)
         else:
             outputs = self._outputs_from_running(args, kwargs)
         Node(self, args, kwargs, outputs)
         return outputs
 
-    def _outputs_from_compute_output_shape(self, inputs: Any, args: tuple,
-                                           kwargs: dict) -> Any:
+    def _outputs_from_compute_output_shape(self, inputs: Any) -> Any:
         shapes = self.compute_output_shape(structure.map_structure(_shape_of, inputs))
         outputs = _map_shapes(lambda s: _new_keras_tensor(s, self._dtype), shapes)
         has_masks = _masks_of(inputs) is not None
         if (self.supports_masking and has_masks) or \
                 type(self).compute_mask is not Layer.compute_mask:
-            dummies = _dummy_structure(inputs, 0)
-            masks = self.compute_mask(dummies, _masks_of(dummies))
-            if masks is not None:
-                flat_out = structure.flatten(outputs)
-                flat_masks = structure.flatten(masks) if structure.is_nested(outputs) \
-                    else [masks]
-                for kt, m in zip(flat_out, flat_masks):
-                    if m is not None:
-                        _attach_symbolic_mask(kt, [_value_shape(m)], self.name,
-                                              _mask_source(m))
+            # The output masks' shapes come from compute_mask on small concrete batches (two
+            # sizes when some input size is unknown, to tell which mask axes are unknown).
+            variants = (0, 1) if _has_unknown_dims(inputs) else (0,)
+            runs = []
+            for variant in variants:
+                dummies = _dummy_structure(inputs, variant)
+                masks = self.compute_mask(dummies, _masks_of(dummies))
+                runs.append(structure.flatten(masks) if structure.is_nested(outputs)
+                            else [masks])
+            for i, kt in enumerate(structure.flatten(outputs)):
+                first = runs[0][i] if i < len(runs[0]) else None
+                if first is not None:
+                    _attach_symbolic_mask(kt, [_value_shape(run[i]) for run in runs],
+                                          self.name, _mask_source(first))
         return outputs
 
     def _outputs_from_running(self, args: tuple, kwargs: dict) -> Any:

@@ -144,7 +144,7 @@ def assert_input_compatibility(input_spec: Any, inputs: Any, layer_name: str) ->
             raise ValueError(
                 f"Inputs to a layer should be tensors. Got '{x}' (of type {type(x)}) as input "
                 f"for layer '{layer_name}'.")
-        _check_one(spec, standardize_shape(x.shape), getattr(x, "dtype", None), index,
+        _check_one(spec, tuple(x.shape), getattr(x, "dtype", None), index,
                    layer_name)
 
 

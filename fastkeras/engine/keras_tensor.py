@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fastkeras.engine.input_spec import standardize_dtype, standardize_shape
 
 
@@ -12,6 +14,8 @@ class KerasTensor:
 
     ``Input(...)`` returns one; calling a layer on KerasTensors returns new ones and records the
     call as a node of the graph that ``Model(inputs, outputs)`` later replays on real arrays.
+    Arithmetic operators and numpy ufuncs (``x / 255``, ``np.exp(x)``, ``a + b``) add a
+    :class:`~fastkeras.engine.tensor_op.TensorOp` layer to the graph.
 
     Parameters
     ----------
@@ -47,7 +51,34 @@ class KerasTensor:
     def __array__(self, dtype=None, copy=None):
         raise ValueError(
             "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. It doesn't "
-            "have any actual numerical value. You cannot convert it to a NumPy array.")
+            "have any actual numerical value. You cannot convert it to a NumPy array. To apply "
+            "numpy or backend functions to it in a functional model, wrap them in a layer, "
+            "e.g. `Lambda(lambda t: K.exp(t))(x)`.")
+
+    # -- numpy ufuncs and operators add TensorOp layers to the graph ----------------------------
+    __array_priority__ = 100.0
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs:
+            raise TypeError(f"numpy.{ufunc.__name__}.{method} with keyword arguments is not "
+                            "supported on KerasTensors; wrap the computation in a `Lambda`.")
+        from fastkeras.engine.tensor_op import apply_ufunc
+        return apply_ufunc(ufunc, inputs)
+
+    def __add__(self, o): return np.add(self, o)
+    def __radd__(self, o): return np.add(o, self)
+    def __sub__(self, o): return np.subtract(self, o)
+    def __rsub__(self, o): return np.subtract(o, self)
+    def __mul__(self, o): return np.multiply(self, o)
+    def __rmul__(self, o): return np.multiply(o, self)
+    def __truediv__(self, o): return np.true_divide(self, o)
+    def __rtruediv__(self, o): return np.true_divide(o, self)
+    def __pow__(self, o): return np.power(self, o)
+    def __rpow__(self, o): return np.power(o, self)
+    def __matmul__(self, o): return np.matmul(self, o)
+    def __rmatmul__(self, o): return np.matmul(o, self)
+    def __neg__(self): return np.negative(self)
+    def __abs__(self): return np.absolute(self)
 
     def __bool__(self) -> bool:
         raise TypeError("A symbolic KerasTensor cannot be used as a Python `bool`.")

@@ -27,7 +27,7 @@ _state = threading.local()
 # Where fastkeras looks up a built-in class when a config's module is Keras's public module.
 _PUBLIC_MODULES = ("fastkeras.layers", "fastkeras.models", "fastkeras.engine.input_layer",
                    "fastkeras.engine.functional", "fastkeras.engine.sequential",
-                   "fastkeras.engine.training")
+                   "fastkeras.engine.training", "fastkeras.engine.tensor_op")
 
 
 def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Callable:

@@ -358,8 +358,9 @@ class Model(Layer):
     def _record(self, x: Any, ys: Any, preds: list, sws: Any, total: Any, parts: dict) -> dict:
         size = _batch_size(x)
         self._compiled_loss.update_trackers(float(np.asarray(total)), parts, size)
-        values = [p.value if isinstance(p, Tensor) else np.asarray(p) for p in preds]
-        self._compiled_metrics.update(ys, values, sws, output_masks(preds))
+        if self._compiled_metrics.entries:
+            values = [p.value if isinstance(p, Tensor) else np.asarray(p) for p in preds]
+            self._compiled_metrics.update(ys, values, sws, output_masks(preds))
         return self._logs()
 
     def _logs(self) -> dict:
