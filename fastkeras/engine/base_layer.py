@@ -713,28 +713,31 @@ class Layer:
             return self._convert_leaf(x), as_arrays
         return structure.map_structure(self._convert_leaf, x), as_arrays
 
-    def _convert_leaf(self, x: Any) -> Any:
+    def _convert_leaf(self, x: Any, dtype: str | None = None, keep_sparse: bool = False) -> Any:
+        """One call argument as a Tensor: cast to ``dtype`` when given, else by the layer's
+        autocast rule; scipy.sparse input kept when ``keep_sparse`` or the layer takes it."""
+        if x is None:
+            return None
+        if _is_sparse(x):
+            if keep_sparse or self._supports_sparse_inputs:
+                return x
+            x = x.toarray()
         if isinstance(x, Tensor):
-            target = self._cast_target(x.dtype)
+            target = self._cast_target(x.dtype) if dtype is None else (
+                None if x.dtype == dtype else dtype)
             if target is None:
                 return x
             mask = x._keras_mask
             out = x.astype(target)
             out._keras_mask = mask
             return out
-        if x is None:
-            return None
         if isinstance(x, (np.ndarray, np.generic)):
             arr = np.asarray(x)
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"Layer '{self.name}' expects numeric inputs; received an array "
                                 f"of dtype {arr.dtype}.")
-            target = self._cast_target(arr.dtype)
-            return Tensor(arr if target is None else arr.astype(target))
-        if _is_sparse(x):
-            if self._supports_sparse_inputs:
-                return x
-            return self._convert_leaf(x.toarray())
+            target = self._cast_target(arr.dtype) if dtype is None else dtype
+            return Tensor(arr if target is None or arr.dtype == target else arr.astype(target))
         raise ValueError(
             "Only input tensors may be passed as positional arguments. The following argument "
             f"value should be passed as a keyword argument: {x} (of type {type(x)})")

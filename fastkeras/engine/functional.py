@@ -158,34 +158,13 @@ class Functional(Model):
         as_arrays = bool(leaves) and not any(isinstance(leaf, Tensor) for leaf in leaves)
         converted = []
         for i, leaf in enumerate(flat):
-            if i >= len(self._input_refs):
+            if i >= len(self._input_refs):  # too many inputs: the input spec check reports it
                 converted.append(self._convert_leaf(leaf))
                 continue
-            dtype, shape, sparse = self._input_refs[i]
-            converted.append(self._adjust_rank(self._convert_input(leaf, dtype, sparse), i))
+            dtype, _, sparse = self._input_refs[i]
+            converted.append(self._adjust_rank(
+                self._convert_leaf(leaf, dtype=dtype, keep_sparse=sparse), i))
         return converted, as_arrays
-
-    def _convert_input(self, x: Any, dtype: str, sparse: bool) -> Any:
-        if x is None:
-            return None
-        if sparse and type(x).__module__.startswith("scipy.sparse"):
-            return x
-        if isinstance(x, Tensor):
-            if x.dtype == dtype:
-                return x
-            mask = x._keras_mask
-            out = x.astype(dtype)
-            out._keras_mask = mask
-            return out
-        if type(x).__module__.startswith("scipy.sparse"):
-            x = x.toarray()
-        if isinstance(x, (np.ndarray, np.generic)):
-            arr = np.asarray(x)
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(f"Model '{self.name}' expects numeric inputs; received an array "
-                                f"of dtype {arr.dtype}.")
-            return Tensor(arr if arr.dtype == dtype else arr.astype(dtype))
-        return self._convert_leaf(x)
 
     def _adjust_rank(self, x: Any, index: int) -> Any:
         """Squeeze a trailing size-1 axis or add one so ``x`` has the input's rank."""
