@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
 
 from fastkeras.backend.tensor import Tensor
 from fastkeras.engine import structure
