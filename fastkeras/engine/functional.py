@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-
 from fastkeras.backend.tensor import Tensor
 from fastkeras.engine import structure
 from fastkeras.engine.base_layer import Layer
