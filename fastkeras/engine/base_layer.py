@@ -9,7 +9,8 @@ single entry point that
 * resolves the ``training`` flag (explicit argument > enclosing call > ``call``'s default >
   False) and fills the ``mask`` argument from the inputs' masks,
 * runs ``call`` and records activity-regularizer losses and output masks,
-* returns numpy arrays when the outermost inputs were arrays, Tensors when they were Tensors,
+* returns numpy arrays when the outermost inputs were arrays, Tensors when they were Tensors
+  (or when a GradientTape is recording, so that custom training loops can differentiate),
 * and, on symbolic :class:`~fastkeras.engine.keras_tensor.KerasTensor` inputs, infers the output
   shape instead (``compute_output_shape`` when the layer defines one, otherwise by running
   ``call`` on a small concrete batch) and records a graph node.
@@ -28,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from fastkeras import backend as K
-from fastkeras.backend.tensor import Tensor, Variable
+from fastkeras.backend.tensor import Tensor, Variable, is_recording
 from fastkeras.engine import structure
 from fastkeras.engine.input_spec import (
     InputSpec, assert_input_compatibility, standardize_dtype, standardize_shape,
@@ -833,7 +834,7 @@ class Layer:
         if self._call_shapes is None and not ctx.symbolic:
             self._call_shapes = (_single(structure.map_structure(_shape_of, inputs)),
                                  _single(structure.map_structure(_shape_of, outputs)))
-        if as_arrays:
+        if as_arrays and not is_recording():
             return structure.map_structure(_to_numpy, outputs)
         return outputs
 

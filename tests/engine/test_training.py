@@ -486,3 +486,23 @@ def test_exhausted_validation_generator_is_a_clear_error():
     with pytest.raises(ValueError, match="evaluation data provided no batches. A Python "
                                          "generator is used up after one pass"):
         model.fit(x, y, epochs=2, validation_data=once(), verbose=0)
+
+
+def test_custom_training_loop_with_a_gradient_tape_matches_fit():
+    from fastkeras.backend.tensor import GradientTape
+    from fastkeras.losses import MeanSquaredError
+    from fastkeras.optimizers import SGD
+
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(6, 3)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    looped, fitted = linear_model(init="ones"), linear_model(init="ones")
+    optimizer, loss_fn = SGD(learning_rate=0.1), MeanSquaredError()
+    with GradientTape() as tape:
+        loss = loss_fn(y, looped(x, training=True))  # arrays in: a Tensor out while recording
+    grads = tape.gradient(loss, looped.trainable_weights)
+    optimizer.apply(grads, looped.trainable_weights)
+    fitted.compile(optimizer=SGD(learning_rate=0.1), loss="mse")
+    fitted.fit(x, y, batch_size=6, shuffle=False, verbose=0)
+    np.testing.assert_allclose(looped.get_weights()[0], fitted.get_weights()[0], rtol=1e-6)
+    assert isinstance(looped(x), np.ndarray)  # outside a tape, arrays in give arrays out
