@@ -232,15 +232,17 @@ def _deserialize_identifiers(value: Any, module_name: str, custom_objects: dict 
         return deserialize_keras_object(value, custom_objects)
 
 
-def save_model(model: Any, filepath: str, overwrite: bool = True) -> None:
-    """Save ``model`` (architecture, weights, compile state and optimizer state) to one
-    archive at ``filepath``."""
+def save_model(model: Any, filepath: str, overwrite: bool = True,
+               include_optimizer: bool = True) -> None:
+    """Save ``model`` to one archive at ``filepath``: architecture and weights, and (unless
+    ``include_optimizer`` is False, Keras 2's option) the compile arguments and optimizer
+    state."""
     filepath = os.fspath(filepath)
     if not _confirm_overwrite(filepath, overwrite):
         return
     from fastkeras import __version__
     config = serialize_keras_object(model)
-    config["compile_config"] = _compile_config(model)
+    config["compile_config"] = _compile_config(model) if include_optimizer else None
     metadata = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
                 "fastkeras_version": __version__,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}

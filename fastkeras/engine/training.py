@@ -221,10 +221,11 @@ class Model(Layer):
         return super().from_config(config)
 
     # -- saving --------------------------------------------------------------------------------
-    def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Save architecture, weights and compile state (with optimizer) in one archive."""
+    def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights and (unless ``include_optimizer`` is False) the compile
+        state with the optimizer's, in one archive at any path."""
         from fastkeras.engine.saving import save_model
-        save_model(self, filepath, overwrite=overwrite)
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Save the weights as NumPy ``.npz`` (keys ``'<layer>/<weight>'``) at ``filepath``."""

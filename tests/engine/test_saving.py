@@ -118,6 +118,9 @@ def test_custom_layer_round_trips_with_custom_objects_or_registration(tmp_path):
         load_model(tmp_path / "m")
     loaded = load_model(tmp_path / "m", custom_objects=CUSTOM, compile=False)
     assert loaded.get_layer("scale").factor == 3.0 and not loaded.compiled
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "bare", include_optimizer=False)
+    assert not load_model(tmp_path / "bare", custom_objects=CUSTOM).compiled
     x = np.ones((2, 3), np.float32)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
