@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = p.add_argument_group("running")
     r.add_argument("--workers", type=int, metavar="N",
-                   help="threads decoding and encoding images (one per CPU core)")
+                   help="threads decoding and encoding images (half the CPU cores); the "
+                        "augmentation kernel uses the other cores")
     r.add_argument("--shard", metavar="I/N",
                    help="do only share I of N (0 <= I < N): N runs with I = 0 .. N-1, on any "
                         "machines, write the whole job")

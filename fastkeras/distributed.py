@@ -70,8 +70,8 @@ def augment_directory(
         Number of shards (Dask tasks); by default one per thread of the cluster, at most one
         per source image.
     workers : int, optional
-        Threads decoding and encoding images inside each shard (``None``: one per CPU core of
-        the machine running it).
+        Threads decoding and encoding images inside each shard (``None``: half the CPU cores
+        of the machine running it).
     callback : callable, optional
         With a client, called as ``callback(shard_report, shards_done, shards)`` when each
         shard finishes.

@@ -353,8 +353,16 @@ def test_default_run_augments_the_bundled_samples(tmp_path, capsys, monkeypatch)
     expected = expected_outputs(dict.fromkeys(sources), 5) | {"preview.png"}
     assert files_under(dst) == expected
     assert "60 written" in result.stderr and "preview of 6 image(s)" in result.stderr
-    with Image.open(dst / "preview.png") as preview:
-        assert preview.size == (5 * 116 + 12, 6 * 116 + 4)
+    with Image.open(dst / "preview.png") as img:
+        preview = np.asarray(img)
+    assert preview.shape == (6 * 116 + 4, 5 * 116 + 12, 3)
+    # Row 0: arrow_0 (88 x 112, centred in its 112-pixel cell), then its copies 0 .. 3.
+    for column, name in enumerate(["arrow_0.png"] + [f"arrow_0_aug{k}.png" for k in range(4)]):
+        folder = samples_dir() if column == 0 else dst
+        with Image.open(os.path.join(folder, "arrows", name)) as img:
+            cell = np.asarray(img.convert("RGB"))
+        x = 4 + column * 116 + (8 if column else 0)
+        assert np.array_equal(preview[4 + 12:4 + 12 + 88, x:x + 112], cell)
     for rel in sources:  # the preset augments: no copy equals its source
         with Image.open(os.path.join(samples_dir(), rel)) as img:
             original = np.asarray(img.convert("RGB"))
@@ -396,6 +404,7 @@ def small_src(tmp_path):
     (["--brightness-range", "1.5", "0.5"], "--brightness-range"),
     (["--shear-range", "-1"], "--shear-range"),
     (["--channel-shift-range", "inf"], "--channel-shift-range"),
+    (["--cval", "nan"], "--cval"),
     (["--fill-mode", "bogus"], "--fill-mode"),
     (["--interpolation-order", "7"], "--interpolation-order"),
     (["--affine-convention", "tf"], "--affine-convention"),
@@ -453,6 +462,21 @@ def test_config_errors(small_src, tmp_path, capsys, config, message):
     assert message in err
     if "key" in message:  # unknown keys: the valid ones are listed
         assert "valid keys: affine_convention, brightness_range, channel_shift_range" in err
+
+
+def test_dask_scheduler_without_dask_is_a_usage_error(small_src, tmp_path, capsys,
+                                                       monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails
+    assert main([small_src, str(tmp_path / "dst"), "--dask-scheduler", "tcp://x:1"]) == 2
+    assert "pip install 'fastkeras[dask]'" in capsys.readouterr().err
+
+
+def test_unwritable_report_fails_the_run(small_src, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    report = str(tmp_path / "file" / "r.json")
+    assert main([small_src, str(tmp_path / "dst"), "--copies", "1", "--report", report]) == 1
+    assert "cannot write the report" in capsys.readouterr().err
+    assert len(files_under(tmp_path / "dst")) == 2
 
 
 def test_config_that_is_not_json(small_src, tmp_path, capsys):
