@@ -112,8 +112,9 @@ _COLOR_MODES = ("rgb", "rgba", "grayscale")
 _CHUNK_OUTPUTS = 64
 _BATCH_VALUES = 1 << 24
 
-# The fused kernel is parallel already; calls from several threads of one process (Dask
-# workers running shards side by side) take turns.
+# Kernel calls from several threads of one process (Dask workers running shards side by side)
+# take turns: Numba's fallback threading layer (workqueue, used when neither OpenMP nor TBB is
+# available) aborts on concurrent parallel launches.
 _KERNEL_LOCK = threading.Lock()
 
 
@@ -130,12 +131,13 @@ def _is_real(value: Any) -> bool:
             and not isinstance(value, (bool, np.bool_)))
 
 
-def _real(value: Any, name: str, minimum: float | None = None) -> Any:
+def _real(value: Any, name: str, minimum: float | None = None) -> int | float:
+    """``value`` as a Python int or float (Keras reads integer shift ranges apart), checked."""
     if not _is_real(value) or not math.isfinite(value):
         raise UsageError(f"{name} must be a finite number; got {value!r}")
     if minimum is not None and value < minimum:
         raise UsageError(f"{name} must be >= {minimum}; got {value!r}")
-    return value
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
 
 
 def _integer(value: Any, name: str, low: int, high: int | None = None) -> int:

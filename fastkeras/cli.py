@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copies", type=int, metavar="N", help="augmented copies per image (5)")
 
     g = p.add_argument_group(
-        "augmentation (ImageDataGenerator's arguments; with none given, the preset "
-        + ", ".join(f"{k}={v}" for k, v in augment_job.DEFAULT_AUGMENTATION.items()) + ")")
+        "augmentation (ImageDataGenerator's arguments, with Keras's meanings)",
+        "Given none of these (nor in --config), the preset "
+        + ", ".join(f"{k}={v!r}" for k, v in augment_job.DEFAULT_AUGMENTATION.items())
+        + " is used.")
     g.add_argument("--rotation-range", type=float, metavar="DEG")
     g.add_argument("--width-shift-range", type=_number, nargs="+", metavar="V",
                    help="fraction of the width (< 1), pixels (>= 1), or several values to "
