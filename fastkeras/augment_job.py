@@ -643,10 +643,13 @@ def _load_source(path: str, options: AugmentOptions) -> np.ndarray:
 
 
 def _to_pixels(x: np.ndarray) -> np.ndarray:
-    """Augmented float values as uint8 pixels: rounded to nearest, clipped to 0-255."""
-    pixels = np.clip(x, 0, 255)
-    np.rint(pixels, out=pixels)
-    pixels = pixels.astype(np.uint8)
+    """Augmented float values as uint8 pixels: rounded to nearest, clipped to 0-255.
+
+    ``x`` (one image of a batch the job owns) is overwritten on the way.
+    """
+    np.clip(x, 0, 255, out=x)
+    np.rint(x, out=x)
+    pixels = x.astype(np.uint8)
     return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
 
 
