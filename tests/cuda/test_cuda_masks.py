@@ -35,7 +35,7 @@ def cuda_dropout(x, seed, counter, rate, noise):
     return _run(cmasks, dev, host, x, seed, counter, rate, noise)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_dropout_bit_identical_to_cpu(data):
     shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), label="shape"))
