@@ -12,7 +12,7 @@ how many they do) to keep the run short. Prints images written per second side b
 fastkeras's speed-up, and the CPU time each used (a steadier figure on a busy machine);
 ``--json PATH`` also writes the results.
 
-    python scripts/bench_cli.py [--data DIR] [--images 2000] [--ref-images 200]
+    python scripts/bench_cli.py [--data DIR] [--images 2000] [--ref-images 100]
                                 [--workers 2] [--json out.json]
 """
 
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "fastkeras_bench"),
                         help="folder caching the generated JPEGs")
     parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--ref-images", type=int, default=200,
+    parser.add_argument("--ref-images", type=int, default=100,
                         help="sources the reference loops augment")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
