@@ -195,6 +195,7 @@ def test_outputs_equal_keras_preprocessing_with_the_documented_seeds(reference):
             assert_close_pixels(actual, reference_pixels(src, rel, k, SEED, AUGMENTATION))
 
 
+@pytest.mark.slow
 def test_outputs_identical_whatever_workers_and_shards(reference, tmp_path):
     src, dst, config, _, _ = reference
     sharded = tmp_path / "sharded"
@@ -211,6 +212,7 @@ def test_outputs_identical_whatever_workers_and_shards(reference, tmp_path):
     assert written == [3 * COPIES, 3 * COPIES]  # sources 0, 2, 4 and 1, 3, 5 of the listing
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9(tmp_path, capsys):
     tree = {f"c{i % 3}/img{i:03d}.png": (32, 32, "RGB") for i in range(120)}
     src = write_tree(tmp_path / "src", tree)
@@ -224,8 +226,11 @@ def test_resume_after_kill_9(tmp_path, capsys):
                              "--workers", "1", "--quiet"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    outputs = lambda: {f for f in files_under(dst) if f.endswith(".png")
-                       and not os.path.basename(f).startswith(".")} if dst.exists() else set()
+
+    def outputs() -> set[str]:
+        found = files_under(dst) if dst.exists() else set()
+        return {f for f in found if not os.path.basename(f).startswith(".")}
+
     while len(outputs()) < 15 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
