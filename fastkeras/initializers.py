@@ -264,7 +264,24 @@ class RandomUniform(RandomInitializer):
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
 
 
-class RandomNormal(RandomInitializer):
+class _Gaussian(RandomInitializer):
+    """``mean + stddev * draws``, the standard draws coming from the subclass's
+    ``_draws(rng, shape)``."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+        self.mean = mean
+        self.stddev = stddev
+        super().__init__(seed=seed)
+
+    def __call__(self, shape: Any, dtype: Any = None) -> np.ndarray:
+        dt = _float_dtype(dtype, type(self).__name__)
+        return (self.mean + self.stddev * self._draws(self._rng(), _shape(shape))).astype(dt)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+class RandomNormal(_Gaussian):
     """Normal with ``mean`` and ``stddev``.
 
     Parameters
@@ -273,21 +290,12 @@ class RandomNormal(RandomInitializer):
     seed : int, optional
     """
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
-        self.mean = mean
-        self.stddev = stddev
-        super().__init__(seed=seed)
-
-    def __call__(self, shape: Any, dtype: Any = None) -> np.ndarray:
-        dt = _float_dtype(dtype, "RandomNormal")
-        draws = self._rng().standard_normal(_shape(shape))
-        return (self.mean + self.stddev * draws).astype(dt)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    @staticmethod
+    def _draws(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        return rng.standard_normal(shape)
 
 
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_Gaussian):
     """Normal with ``mean`` and ``stddev``, each value redrawn until within 2 stddev of the mean.
 
     Parameters
@@ -296,18 +304,7 @@ class TruncatedNormal(RandomInitializer):
     seed : int, optional
     """
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
-        self.mean = mean
-        self.stddev = stddev
-        super().__init__(seed=seed)
-
-    def __call__(self, shape: Any, dtype: Any = None) -> np.ndarray:
-        dt = _float_dtype(dtype, "TruncatedNormal")
-        draws = _truncated_standard_normal(self._rng(), _shape(shape))
-        return (self.mean + self.stddev * draws).astype(dt)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    _draws = staticmethod(_truncated_standard_normal)
 
 
 class VarianceScaling(RandomInitializer):
