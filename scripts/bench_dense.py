@@ -204,6 +204,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import numba
+
+    import fastkeras  # noqa: F401 - first, so the header shows the threading settings it applies
     header = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "numpy": np.__version__, "numba": numba.__version__,
               "numba_threads": numba.config.NUMBA_NUM_THREADS,
@@ -216,8 +218,7 @@ def main() -> None:
         steps = {**fastkeras_steps(data), "numpy": numpy_step(data), "bare GEMM": gemm_step(data)}
         results.append({"batch": n, "input_dim": d, "units": units,
                         "ms": {name: best_ms(step, args.repeats) for name, step in steps.items()}})
-    numba.threading_layer()  # the layer numba picked, now that it has run
-    header["numba_threading_layer"] = numba.threading_layer()
+    header["numba_threading_layer"] = numba.threading_layer()  # known once a kernel has run
     for res in results:
         data = case_data(res["batch"], res["input_dim"], res["units"])
         for name, step in torch_steps(data).items():
