@@ -199,3 +199,72 @@ def kernels(name: str, *arrays: Any) -> ModuleType:
                          "them with fastkeras.device.to_device or to_host")
     on_device = places == {True}
     return importlib.import_module(f"fastkeras.kernels.{'cuda.' if on_device else ''}{name}")
+
+
+class DeviceCopies:
+    """Device copies of host arrays that are reused across batches (featurewise statistics, ZCA
+    factors), refreshed when the host array object is replaced."""
+
+    def __init__(self) -> None:
+        self._copies: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, name: str, host: Any) -> Any:
+        """The device copy of ``host`` stored under ``name`` (made on first use or change)."""
+        kept = self._copies.get(name)
+        if kept is None or kept[0] is not host:
+            kept = (host, to_device(host))
+            self._copies[name] = kept
+        return kept[1]
+
+
+def augment_batch(x: Any, matrices: np.ndarray, flags: np.ndarray, shift: np.ndarray,
+                  bright: np.ndarray, mode: int, cval: float, order: int, post: int,
+                  rescale: float, mean: np.ndarray, std: np.ndarray, channels_first: bool,
+                  dtype: Any, zca_factors: tuple | None = None,
+                  copies: DeviceCopies | None = None) -> Any:
+    """Augment a batch on the GPU: :func:`fastkeras.kernels.cuda.resample.affine_batch`, then
+    ZCA whitening when ``zca_factors`` are given; the batch stays on the device.
+
+    Parameters
+    ----------
+    x : ndarray or device array
+        The batch (uint8, float32 or float64); a host batch is copied over once.
+    matrices, flags, shift, bright, mode, cval, order, post, rescale, mean, std, channels_first
+        As for :func:`fastkeras.kernels.resample.affine_batch` (``mean`` and ``std`` on the host
+        are copied once per ``copies`` and reused).
+    dtype : float32 or float64
+        The output's dtype.
+    zca_factors : (U, scale), optional
+        From :func:`fastkeras.kernels.whiten.zca_fit`.
+    copies : DeviceCopies, optional
+        Where the device copies of ``mean``, ``std`` and the ZCA factors are kept between
+        batches (one per generator); without it they are copied for this batch only.
+
+    Returns
+    -------
+    device array
+        The augmented batch; :func:`to_host` brings it back as numpy.
+
+    Raises
+    ------
+    CudaUnavailableError
+        Where CUDA is not usable.
+    """
+    from fastkeras.kernels.cuda import resample as cuda_resample
+    from fastkeras.kernels.cuda import whiten as cuda_whiten
+
+    copies = copies if copies is not None else DeviceCopies()
+    d_x = to_device(x)
+    out = device_empty(d_x.shape, dtype)
+    if isinstance(mean, np.ndarray) and mean.size > 1:
+        mean = copies.get("mean", mean)
+    if isinstance(std, np.ndarray) and std.size > 1:
+        std = copies.get("std", std)
+    cuda_resample.affine_batch(d_x, out, matrices, flags, shift, bright, mode, cval, order,
+                               post, rescale, mean, std, channels_first)
+    if zca_factors is not None:
+        u = copies.get("zca_u", zca_factors[0])
+        scale = copies.get("zca_scale", zca_factors[1])
+        flat = out.reshape(out.shape[0], out.size // max(out.shape[0], 1))
+        cuda_whiten.zca_apply(flat, u, scale, flat)
+    return out

@@ -39,6 +39,7 @@ def _signatures():
         yield dense._activation_backward_kernel, (a2, a2, a2, I64, F64, F64, F64, F64, a2)
         yield dense._softmax_backward_kernel, (a2, a2, a2)
         yield dense._column_sum_kernel, (a2, a1)
+        yield dense._softmax_crossentropy_backward_kernel, (a2, a2, F64, a2)
         yield resample._minmax_kernel, (a4, arr(U8, 1), a1, a1)
         yield resample._intensity_kernel, (a4, arr(U8, 1), a1, a1, a1, arr(F64, 1), I64, f, f,
                                            arr(F32, 1), arr(F32, 1), B)

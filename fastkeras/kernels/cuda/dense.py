@@ -237,6 +237,20 @@ def _column_sum_kernel(a, out):
         out[j] = s
 
 
+@cuda.jit
+def _softmax_crossentropy_backward_kernel(p, y, scale, dz):
+    buf = cuda.shared.array(ROW_THREADS, np.float64)
+    rows, units = p.shape
+    t = cuda.threadIdx.x
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        s = 0.0
+        for j in range(t, units, cuda.blockDim.x):
+            s += float(y[r, j])
+        s = _block_reduce(buf, s, False)
+        for j in range(t, units, cuda.blockDim.x):
+            dz[r, j] = scale * (float(p[r, j]) * s - float(y[r, j]))
+
+
 def _code_params(code: Any, params: Any) -> tuple:
     if isinstance(code, (bool, np.bool_)) or not isinstance(code, (int, np.integer)) \
             or not cpu.LINEAR <= code <= cpu.MISH:
@@ -315,6 +329,32 @@ def column_sum(a: Any, out: Any) -> None:
     out = device_array("out", out, dtypes=(np.dtype(a.dtype),), shape=(a.shape[1],))
     if a.shape[1]:
         _column_sum_kernel[grid(a.shape[1])](a, out)
+
+
+def softmax_crossentropy_backward(p: Any, y: Any, scale: float, dz: Any) -> None:
+    """Gradient of categorical crossentropy with respect to the logits of a softmax output:
+    ``dz = scale * (p * sum(y, axis=-1) - y)`` (``scale`` is the loss's weight per row, e.g.
+    ``1 / batch`` for a mean), evaluated in float64 and rounded once.
+
+    Parameters
+    ----------
+    p : device array, (rows, classes)
+        The softmax output.
+    y : device array, (rows, classes)
+        The targets (one-hot or any distribution), ``p``'s dtype.
+    scale : float
+        Factor of every row's gradient.
+    dz : device array, (rows, classes)
+        Output; may be ``p`` itself.
+    """
+    p = _rows("p", p)
+    y = _rows("y", y, shape=p.shape)
+    dz = _rows("dz", dz, shape=p.shape)
+    same_dtype("`p`, `y` and `dz`", p, y, dz)
+    rows, units = p.shape
+    if rows and units:
+        _softmax_crossentropy_backward_kernel[blocks(rows, 1), row_threads(units, ROW_THREADS)](
+            p, y, float(scale), dz)
 
 
 def dense_forward(x: Any, kernel: Any, bias: Any, code: int, params: Any, z: Any,
