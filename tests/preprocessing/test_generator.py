@@ -170,8 +170,6 @@ def test_brightness_with_two_channels_raises():
         gen.random_transform(x[0], seed=0)
 
 
-@pytest.mark.xfail(strict=True, reason="kernels/resample.py computes brightness * q in float64 and rounds; "
-                   "Pillow (and so Keras) multiplies in float32 - reported to the kernel's owner")
 def test_flow_brightness_products_are_float32_like_pillow():
     # 2.3333333333333335 * 27 = 63.00000000000001 in float64, 62.999996 in float32: Keras gives 62.
     gen = ImageDataGenerator(brightness_range=(2.3333333333333335, 2.3333333333333335))
