@@ -30,5 +30,7 @@ def test_readme_commands_match_the_project_files():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["fastkeras-augment"] == "fastkeras.cli:main"
     assert "test" in project["optional-dependencies"]
+    assert 'pip install -e ".[docs]" && mkdocs build --strict' in README
+    assert "mkdocs" in " ".join(project["optional-dependencies"]["docs"])
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install --quiet -e ".[test]"' in ci and "pytest" in ci
