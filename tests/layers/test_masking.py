@@ -82,7 +82,7 @@ def test_non_contiguous_and_float16_inputs():
 
 def test_mask_meets_layers_without_mask_support():
     masked = Masking(name="pad")(Input((3, 2)))
-    assert masked._keras_mask is not None and masked._keras_mask.shape[1:] == (3,)
+    assert masked._keras_mask is not None and masked._keras_mask.shape == (None, 3)
     with pytest.raises(TypeError, match="'flat' \\(of type Flatten\\).*produced by layer 'pad'"):
         Flatten(name="flat")(masked)
     with pytest.raises(TypeError, match="'lam' \\(of type Lambda\\).*produced by layer 'pad'"):
