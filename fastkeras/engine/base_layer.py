@@ -37,7 +37,7 @@ from fastkeras.engine.input_spec import (
 from fastkeras.engine.keras_tensor import KerasTensor
 from fastkeras.engine.node import Node
 
-__all__ = ["Layer", "InputSpec"]
+__all__ = ["Layer", "InputSpec", "mask_source", "note_mask_source"]
 
 
 # -- naming --------------------------------------------------------------------------------------
@@ -101,7 +101,17 @@ _ENGINE_ATTRS = frozenset({
 _MASK_SOURCES: dict[int, tuple] = {}
 
 
-def _note_mask_source(mask: Any, layer_name: str) -> None:
+def note_mask_source(mask: Any, layer_name: str) -> None:
+    """Record that layer ``layer_name`` produced ``mask`` (kept as long as the mask lives).
+
+    Parameters
+    ----------
+    mask : array or KerasTensor
+        The mask object; objects that cannot be weakly referenced are not recorded.
+    layer_name : str
+        The producing layer, named in the error raised when the mask meets a layer without
+        mask support. A mask that already has a source keeps it.
+    """
     key = id(mask)
     entry = _MASK_SOURCES.get(key)
     if entry is not None and entry[0]() is mask:
@@ -113,7 +123,8 @@ def _note_mask_source(mask: Any, layer_name: str) -> None:
     _MASK_SOURCES[key] = (ref, layer_name)
 
 
-def _mask_source(mask: Any) -> str | None:
+def mask_source(mask: Any) -> str | None:
+    """The name of the layer that produced ``mask``, or None when it was not recorded."""
     entry = _MASK_SOURCES.get(id(mask))
     if entry is not None and entry[0]() is mask:
         return entry[1]
@@ -778,7 +789,7 @@ class Layer:
     def _check_mask_support(self, previous_mask: Any, info: _CallInfo) -> None:
         if previous_mask is None or self._accepts_masks(info):
             return
-        sources = [_mask_source(m) for m in structure.flatten(previous_mask) if m is not None]
+        sources = [mask_source(m) for m in structure.flatten(previous_mask) if m is not None]
         source = next((s for s in sources if s is not None), None)
         origin = f"layer '{source}'" if source is not None else "an input of unknown origin"
         raise TypeError(
@@ -820,6 +831,11 @@ class Layer:
         finally:
             ctx.depth -= 1
             ctx.training = outer_training
+        for out in structure.flatten(outputs):
+            # Masks that ``call`` attached itself (Keras 3's pattern) come from this layer.
+            mask = out._keras_mask if isinstance(out, Tensor) else None
+            if mask is not None and mask_source(mask) is None:
+                note_mask_source(mask, self.name)
 
         if self.activity_regularizer is not None and not ctx.symbolic:
             for out in structure.flatten(outputs):
@@ -850,7 +866,7 @@ class Layer:
             if isinstance(tensor, Tensor) and tensor._keras_mask is None and mask is not None:
                 if not (isinstance(mask, np.ndarray) and mask.dtype == bool):
                     mask = np.asarray(getattr(mask, "value", mask), dtype=bool)
-                _note_mask_source(mask, self.name)
+                note_mask_source(mask, self.name)
                 tensor._keras_mask = mask
 
     # -- symbolic calls ------------------------------------------------------------------------
@@ -896,7 +912,7 @@ class Layer:
                 first = runs[0][i] if i < len(runs[0]) else None
                 if first is not None:
                     _attach_symbolic_mask(kt, [_value_shape(run[i]) for run in runs],
-                                          self.name, _mask_source(first))
+                                          self.name, mask_source(first))
         return outputs
 
     def _outputs_from_running(self, args: tuple, kwargs: dict) -> Any:
@@ -925,7 +941,7 @@ class Layer:
             mask = getattr(leaf, "_keras_mask", None)
             if mask is not None:
                 mask_shapes = [_value_shape(run[i]._keras_mask) for run in flat_runs]
-                _attach_symbolic_mask(kt, mask_shapes, self.name, _mask_source(mask))
+                _attach_symbolic_mask(kt, mask_shapes, self.name, mask_source(mask))
             outs.append(kt)
         return structure.pack_like(runs[0], outs)
 
@@ -1001,9 +1017,9 @@ def _dummy_value(kt: KerasTensor, variant: int) -> Any:
     t = Tensor(value)
     if kt._keras_mask is not None:
         mask = np.ones(_concrete_shape(kt._keras_mask.shape, variant), dtype=bool)
-        source = _mask_source(kt._keras_mask)
+        source = mask_source(kt._keras_mask)
         if source is not None:
-            _note_mask_source(mask, source)
+            note_mask_source(mask, source)
         t._keras_mask = mask
     return t
 
@@ -1027,7 +1043,7 @@ def _new_keras_tensor(shape: tuple, dtype: str) -> KerasTensor:
 def _attach_symbolic_mask(kt: KerasTensor, shapes: list, layer_name: str,
                           source: str | None) -> None:
     mask = KerasTensor(_merge_shapes(shapes), dtype="bool")
-    _note_mask_source(mask, source or layer_name)
+    note_mask_source(mask, source or layer_name)
     kt._keras_mask = mask
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from fastkeras.backend.tensor import Tensor
 from fastkeras.engine import structure
-from fastkeras.engine.base_layer import Layer, _mask_source
+from fastkeras.engine.base_layer import Layer, mask_source
 from fastkeras.engine.serialization import (
     deserialize_keras_object, in_safe_mode, locate, serialize_keras_object,
 )
@@ -203,7 +203,7 @@ class Lambda(Layer):
         """Raise the Keras 2 ``TypeError`` when a mask reaches a Lambda built without ``mask``."""
         if self.mask is not None or mask is None:
             return
-        sources = [_mask_source(m) for m in structure.flatten(mask) if m is not None]
+        sources = [mask_source(m) for m in structure.flatten(mask) if m is not None]
         source = next((s for s in sources if s is not None), None)
         origin = f"layer '{source}'" if source is not None else "an input of unknown origin"
         raise TypeError(

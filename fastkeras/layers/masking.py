@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fastkeras.backend.tensor import Tensor, make
-from fastkeras.engine.base_layer import Layer, _note_mask_source
+from fastkeras.engine.base_layer import Layer
 from fastkeras.engine.input_spec import InputSpec
 from fastkeras.engine.serialization import deserialize_keras_object
 from fastkeras.kernels import masks
@@ -103,9 +103,7 @@ class Masking(Layer):
 
     def call(self, inputs: Tensor) -> Tensor:
         """Zero the masked steps and attach the mask to the output."""
-        outputs = masking(inputs, self.mask_value)
-        _note_mask_source(outputs._keras_mask, self.name)
-        return outputs
+        return masking(inputs, self.mask_value)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray:
         """``any(inputs != mask_value, axis=-1)`` (any incoming mask is replaced)."""

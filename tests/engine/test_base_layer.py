@@ -477,3 +477,22 @@ def test_inferred_shapes_match_eager_shapes(dims, units):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer(np.ones((2, 3)))
+
+
+def test_mask_attached_inside_call_is_recorded_as_coming_from_that_layer():
+    from fastkeras.engine.base_layer import mask_source
+
+    class AttachInCall(Layer):
+        """Keras 3's pattern: ``call`` sets the output's ``_keras_mask`` itself."""
+
+        supports_masking = True
+
+        def call(self, x):
+            out = x * 1.0
+            out._keras_mask = np.ones(x.shape[:-1], dtype=bool)
+            return out
+
+    out = AttachInCall(name="attacher")(Tensor(np.ones((2, 3, 2), np.float32)))
+    assert mask_source(out._keras_mask) == "attacher"
+    with pytest.raises(TypeError, match="NoMask.*produced by layer 'attacher'"):
+        NoMask()(out)
