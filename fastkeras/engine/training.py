@@ -300,6 +300,17 @@ class Model(Layer):
             return ["loss"] if self.compiled else []
         return ["loss"] + self._compiled_loss.names + self._compiled_metrics.names
 
+    @property
+    def metrics(self) -> list:
+        """The compiled metric objects, each named as it is logged (e.g. ``'out1_mae'``); empty
+        until the first batch has created them."""
+        compiled = self._compiled_metrics
+        if compiled is None or compiled._objects is None:
+            return []
+        for obj, name in zip(compiled._objects, compiled.names):
+            obj.name = name
+        return list(compiled._objects)
+
     def reset_metrics(self) -> None:
         """Reset the loss trackers and metrics (done at each epoch and evaluation start)."""
         if self._compiled_loss is not None:
@@ -341,11 +352,12 @@ class Model(Layer):
             self._ensure_compiled(y_pred)
             preds = self._flatten_outputs(y_pred)
             total, parts = self._step_loss(ys, preds, sws)
+            scaled = self.optimizer.scale_loss(total)
         variables = self._train_variables
         if variables is None:
             variables = self._train_variables = self.trainable_weights
         if variables:
-            grads = backprop(total, variables)
+            grads = backprop(scaled, variables)
             self.optimizer.apply(grads, variables)
         return self._record(x, ys, preds, sws, total, parts)
 
@@ -468,6 +480,8 @@ class Model(Layer):
             train.close()
             if val is not None:
                 val.close()
+        if self.optimizer.built:
+            self.optimizer.finalize_variable_values(self.trainable_variables)
         cbs.on_train_end(logs)
         return self.history
 

@@ -506,3 +506,58 @@ def test_custom_training_loop_with_a_gradient_tape_matches_fit():
     fitted.fit(x, y, batch_size=6, shuffle=False, verbose=0)
     np.testing.assert_allclose(looped.get_weights()[0], fitted.get_weights()[0], rtol=1e-6)
     assert isinstance(looped(x), np.ndarray)  # outside a tape, arrays in give arrays out
+
+
+def test_metrics_property_names_objects_as_logged_and_early_stopping_auto_picks_max():
+    import operator
+    from fastkeras.callbacks import EarlyStopping
+    from fastkeras.metrics import Metric
+    x, y, _ = blobs(n=240)
+    inp = Input((8,))
+    model = Model(inp, Linear(3, activation="softmax")(inp))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    stopper = EarlyStopping(monitor="val_accuracy", mode="auto", patience=5)
+    history = model.fit(x, y, epochs=2, batch_size=60, validation_split=0.25, verbose=0,
+                        callbacks=[stopper])
+    assert stopper.monitor_op is operator.gt
+    assert [m.name for m in model.metrics] == ["accuracy"]
+    assert all(isinstance(m, Metric) for m in model.metrics)
+    assert float(model.metrics[0].result()) == pytest.approx(history.history["val_accuracy"][-1])
+
+    rng = np.random.default_rng(3)
+    x2 = rng.normal(size=(32, 4)).astype(np.float32)
+    two = two_output_model()
+    two.compile(optimizer="sgd", loss=["mse", "binary_crossentropy"],
+                metrics={"out1": "mae", "out2": "accuracy"})
+    two.fit(x2, [x2[:, :2], (x2[:, 3:] > 0).astype(np.float32)], epochs=1, verbose=0)
+    assert [m.name for m in two.metrics] == ["out1_mae", "out2_accuracy"]
+
+
+def test_loss_scale_factor_leaves_the_sgd_step_unchanged():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.normal(size=(8, 1)).astype(np.float32)
+    model = linear_model(init="ones")
+    from fastkeras.optimizers import SGD
+    model.compile(optimizer=SGD(learning_rate=0.1, loss_scale_factor=4.0), loss="mse")
+    w = np.ones((3, 1))
+    grad = 2 * x.T.astype(np.float64) @ (x @ w - y) / len(x)
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(model.get_weights()[0], w - 0.1 * grad, rtol=1e-5)
+    np.testing.assert_allclose(history.history["loss"][0], np.mean((x @ w - y) ** 2), rtol=1e-5)
+
+
+def test_use_ema_puts_the_moving_averages_into_the_weights_at_the_end_of_fit():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(8, 3))
+    y = rng.normal(size=(8, 1))
+    model = linear_model(init="ones")
+    from fastkeras.optimizers import SGD
+    model.compile(optimizer=SGD(learning_rate=0.1, use_ema=True, ema_momentum=0.5), loss="mse")
+    w = [np.ones((3, 1))]
+    for _ in range(2):
+        w.append(w[-1] - 0.1 * 2 * x.T @ (x @ w[-1] - y) / len(x))
+    model.fit(x.astype(np.float32), y.astype(np.float32), batch_size=8, epochs=2,
+              shuffle=False, verbose=0)
+    # The first step copies the weights into the average; the second mixes 0.5 / 0.5.
+    np.testing.assert_allclose(model.get_weights()[0], 0.5 * w[1] + 0.5 * w[2], rtol=1e-5)
