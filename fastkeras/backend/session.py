@@ -35,7 +35,13 @@ def backend() -> str:
 
 
 def learning_phase() -> int:
-    """Return the learning phase set by :func:`set_learning_phase`, or 0 (test) when unset."""
+    """Return the learning phase: inside a layer call, the engine's training flag (1 in
+    ``fit``, 0 in ``predict``/``evaluate``); otherwise the value set by
+    :func:`set_learning_phase`, or 0 (test) when unset."""
+    from fastkeras.engine.base_layer import current_training  # the engine imports the backend
+    training = current_training()
+    if training is not None:
+        return int(bool(training))
     return 0 if _LEARNING_PHASE is None else _LEARNING_PHASE
 
 

@@ -37,7 +37,7 @@ from fastkeras.engine.input_spec import (
 from fastkeras.engine.keras_tensor import KerasTensor
 from fastkeras.engine.node import Node
 
-__all__ = ["Layer", "InputSpec", "mask_source", "note_mask_source"]
+__all__ = ["Layer", "InputSpec", "current_training", "mask_source", "note_mask_source"]
 
 
 # -- naming --------------------------------------------------------------------------------------
@@ -63,6 +63,12 @@ class _CallContext(threading.local):
 
 
 _CTX = _CallContext()
+
+
+def current_training() -> Any:
+    """The training flag of the innermost open layer call on this thread (True inside ``fit``'s
+    forward pass, False inside ``predict``), or None outside layer calls or when unresolved."""
+    return _CTX.training
 
 
 class _CallInfo:

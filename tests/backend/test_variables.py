@@ -106,3 +106,26 @@ def test_backend_name_and_config_getters():
     assert K.backend() == "fastkeras"
     assert K.floatx() in ("float16", "float32", "float64")
     assert K.image_data_format() in ("channels_first", "channels_last")
+
+
+def test_keras2_layer_without_training_argument_sees_the_training_phase_of_fit():
+    from fastkeras.engine.base_layer import Layer
+    from fastkeras.engine.input_layer import Input
+    from fastkeras.engine.training import Model
+
+    class ZeroInTraining(Layer):
+        """Keras 2 style: no ``training`` argument, the phase comes from the backend."""
+
+        def call(self, x):
+            return K.in_train_phase(x * 0.0, x)
+
+    K.clear_session()
+    x = np.arange(1.0, 13.0, dtype=np.float32).reshape(4, 3)
+    inp = Input((3,))
+    model = Model(inp, ZeroInTraining()(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, np.zeros_like(x), epochs=1, verbose=0)
+    assert history.history["loss"] == [0.0]  # training output x * 0 against zero targets
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+    assert model.evaluate(x, np.zeros_like(x), verbose=0) == pytest.approx(np.mean(x ** 2))
+    assert K.learning_phase() == 0  # outside layer calls: the set value (default 0)
