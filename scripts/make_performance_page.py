@@ -77,12 +77,44 @@ class Pivot:
 
 
 @dataclass
+class Listing:
+    """One measured quantity for a list of implementations, each compared with the first.
+
+    Attributes
+    ----------
+    title, unit, higher_is_better, chart
+        As for :class:`Pivot`.
+    rows : list of (str, float)
+        ``(implementation, value)``; the first row is the base of the ratios.
+    """
+
+    title: str
+    unit: str
+    higher_is_better: bool
+    rows: list[tuple[str, float]]
+    chart: bool = True
+
+    def speedup(self, value: float) -> float | None:
+        """How many times faster (or smaller) ``value`` is than the first row's."""
+        base = self.rows[0][1]
+        if base <= 0 or value <= 0:
+            return None
+        return value / base if self.higher_is_better else base / value
+
+    def as_pivot(self) -> Pivot:
+        """The same numbers as a one-column :class:`Pivot` (for the chart)."""
+        return Pivot(self.title, self.unit, self.higher_is_better, self.unit,
+                     {name: {self.unit: value} for name, value in self.rows})
+
+
+@dataclass
 class Section:
     """What one benchmark contributes to the page."""
 
     machine: str
-    pivots: list[Pivot]
+    pivots: list[Pivot | Listing]
     notes: list[str] = field(default_factory=list)
+    warning: str | None = None
 
 
 @dataclass
@@ -295,6 +327,31 @@ def read_zca(data: dict) -> Section:
                    notes)
 
 
+def _listing(data: dict, key: str, title: str, unit: str, higher_is_better: bool) -> Listing:
+    rows = [(name, _number(v, f"[{key!r}][{name!r}]")) for name, v in _get(data, key).items()]
+    if not rows:
+        raise ResultsError(f"[{key!r}] is empty")
+    return Listing(title, unit, higher_is_better, rows)
+
+
+def read_cuda(data: dict) -> Section:
+    warning = None
+    if _get(data, "simulator"):
+        warning = ("Measured under numba's CUDA simulator, at toy sizes: these timings say "
+                   "nothing about a GPU.")
+    return Section(f"GPU {_get(data, 'device')}",
+                   [_listing(data, "augmentation_images_per_s",
+                             "Augmentation (one affine_batch call per batch), images per second",
+                             "images/s", True),
+                    _listing(data, "gemm_gflops", "Matrix products, GFLOP/s", "GFLOP/s", True),
+                    _listing(data, "mlp_epoch_seconds", "MLP training, seconds per epoch",
+                             "s", False)],
+                   ["Ratios are to each table's first row: how many times faster than it each "
+                    "row is. Sizes are the script's settings (by default batches of 32 images "
+                    "of 224x224x3, and the 784-512-512-10 MLP of the MLP benchmark)."],
+                   warning)
+
+
 BENCHMARKS = [
     Benchmark("mlp", "Training an MLP",
               "One epoch and one predict pass of a 784-512-512-10 MLP against PyTorch and "
@@ -321,6 +378,10 @@ BENCHMARKS = [
     Benchmark("cli", "The fastkeras-augment command",
               "Writing augmented copies of a JPEG folder against the per-image Keras loop.",
               read_cli),
+    Benchmark("cuda", "CUDA kernels",
+              "The CUDA twins on a GPU against the CPU kernels (and cuBLAS and PyTorch where "
+              "installed): augmentation, matrix products, and an MLP training epoch with "
+              "everything resident on the GPU.", read_cuda),
 ]
 
 
@@ -332,6 +393,10 @@ def _format(value: float) -> str:
     if value >= 1:
         return f"{value:.2f}"
     return f"{value:.3g}"
+
+
+def _format_ratio(ratio: float) -> str:
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
 
 
 def pivot_table(pivot: Pivot) -> list[str]:
@@ -347,8 +412,19 @@ def pivot_table(pivot: Pivot) -> list[str]:
                 cells.append("–")
                 continue
             ratio = pivot.speedup(case, lib) if lib != pivot.baseline else None
-            cells.append(_format(value) + (f" ({ratio:.2f}x)" if ratio is not None else ""))
+            cells.append(_format(value) + (f" ({_format_ratio(ratio)})" if ratio else ""))
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def listing_table(listing: Listing) -> list[str]:
+    """The Markdown table of a listing: one row per implementation, ratio to the first row."""
+    base = listing.rows[0][0]
+    lines = [f"| implementation | {listing.unit} | x {base} |", "|---|---:|---:|"]
+    for name, value in listing.rows:
+        ratio = listing.speedup(value)
+        lines.append(f"| {name} | {_format(value)} | "
+                     f"{'–' if ratio is None else _format_ratio(ratio)} |")
     return lines
 
 
@@ -379,7 +455,8 @@ def draw_chart(pivot: Pivot, path: str) -> None:
     better = "higher is better" if pivot.higher_is_better else "lower is better"
     ax.set_xlabel(f"{pivot.unit} ({better})")
     ax.set_title(pivot.title, fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    if len(libraries) > 1:
+        ax.legend(fontsize=8, loc="best")
     ax.margins(x=0.15)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -441,13 +518,17 @@ def build_page(results: str, figures: str, page_dir: str) -> str:
                       f"`python {bench.script} --json {rel_results}/{bench.name}.json`.", ""]
             continue
         section = load_section(bench, path)
+        if section.warning:
+            lines += [f"**{section.warning}**", ""]
         lines += [f"Machine: {section.machine}." if section.machine else "", ""]
-        for k, pivot in enumerate(section.pivots, start=1):
-            lines += [f"**{pivot.title}**", ""] + pivot_table(pivot) + [""]
-            if pivot.chart:
+        for k, table in enumerate(section.pivots, start=1):
+            listing = isinstance(table, Listing)
+            lines += [f"**{table.title}**", ""]
+            lines += (listing_table(table) if listing else pivot_table(table)) + [""]
+            if table.chart:
                 name = f"perf_{bench.name}_{k}.png"
-                draw_chart(pivot, os.path.join(figures, name))
-                lines += [f"![{pivot.title}]({rel_figures}/{name})", ""]
+                draw_chart(table.as_pivot() if listing else table, os.path.join(figures, name))
+                lines += [f"![{table.title}]({rel_figures}/{name})", ""]
         for note in section.notes:
             lines += [note, ""]
     if missing:

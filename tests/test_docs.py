@@ -259,6 +259,13 @@ _RESULTS = {
                           "fastkeras": {"fit_s": 30.0, "peak_rss_fit_gb": 2.5,
                                         "rss_before_fit_gb": 0.6, "flow_images_per_s": 150.0},
                           "keras_matrix_bytes_float64": 181_267_968_000}}},
+    "cuda": {"device": "CUDA device 0: NVIDIA H100", "simulator": False,
+             "augmentation_images_per_s": {"fastkeras CPU kernel": 500.0,
+                                           "fastkeras CUDA, batch on the device": 20000.0},
+             "gemm_gflops": {"numpy BLAS (CPU), 1024x1024x1024": 100.0,
+                             "tiled numba GEMM, 1024x1024x1024": 5000.0},
+             "mlp_epoch_seconds": {"fastkeras fit (CPU)": 6.0,
+                                   "fastkeras CUDA kernels, device-resident": 0.5}},
 }
 
 
@@ -298,13 +305,26 @@ def test_performance_page_from_results(tmp_path):
     assert _table_rows(page, "Optimizer steps")[1:] == [["mlp: adam", "0.1", "1.00 (10.00x)"]]
     assert _table_rows(page, "flow_from_directory")[1:] == [["no augment", "900", "300 (3.00x)"]]
     assert _table_rows(page, "Dropout and masking")[1:] == [["dropout", "0.5", "7.00 (14.00x)"]]
+    # Implementation lists: each row against the first.
+    assert _table_rows(page, "CUDA kernels") == [
+        ["implementation", "images/s", "x fastkeras CPU kernel"],
+        ["fastkeras CPU kernel", "500", "1.00x"],
+        ["fastkeras CUDA, batch on the device", "20,000", "40.00x"],
+        ["implementation", "GFLOP/s", "x numpy BLAS (CPU), 1024x1024x1024"],
+        ["numpy BLAS (CPU), 1024x1024x1024", "100", "1.00x"],
+        ["tiled numba GEMM, 1024x1024x1024", "5,000", "50.00x"],
+        ["implementation", "s", "x fastkeras fit (CPU)"],
+        ["fastkeras fit (CPU)", "6.00", "1.00x"],
+        ["fastkeras CUDA kernels, device-resident", "0.5", "12.00x"]]
+    assert "simulator" not in page.split("## CUDA kernels", 1)[1]
     assert "Not measured: no `zca.json`" in page
     assert "python scripts/bench_zca.py --json bench_results/zca.json" in page
 
     charts = sorted(p.name for p in figures.iterdir())
     assert charts == sorted(["perf_augment_1.png", "perf_backend_1.png", "perf_masks_1.png",
                              "perf_cli_1.png", "perf_dense_1.png", "perf_dense_2.png",
-                             "perf_directory_1.png", "perf_mlp_1.png", "perf_optimizers_1.png"])
+                             "perf_directory_1.png", "perf_mlp_1.png", "perf_optimizers_1.png",
+                             "perf_cuda_1.png", "perf_cuda_2.png", "perf_cuda_3.png"])
     for chart in charts:
         assert (figures / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"](figures/{chart})" in page
@@ -317,6 +337,13 @@ def test_performance_page_from_results(tmp_path):
     assert fit == ["fit 10000x32x32x3", "2.00", "10.00 (5.00x)"]
     assert memory == ["fit 10000x32x32x3", "0.5", "1.50 (3.00x)"]
     assert "needs 181 GB" in page and "Not measured" not in page
+
+    # Timings from numba's CUDA simulator are published only with a warning.
+    simulated = dict(_RESULTS["cuda"], simulator=True)
+    (results / "cuda.json").write_text(json.dumps(simulated), encoding="utf-8")
+    perf.main([str(results), "--out", str(out), "--figures", str(figures)])
+    cuda_section = out.read_text(encoding="utf-8").split("## CUDA kernels", 1)[1]
+    assert cuda_section.split("**")[1].startswith("Measured under numba's CUDA simulator")
 
 
 def test_performance_page_without_results(tmp_path):
