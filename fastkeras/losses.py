@@ -795,6 +795,8 @@ _ALIASES = {"mse": mse, "MSE": mse, "mae": mae, "MAE": mae, "mape": mape, "MAPE"
             "kullback_leibler_divergence": kld, "logcosh": log_cosh,
             "bce": binary_crossentropy, "BCE": binary_crossentropy}
 _OBJECTS: dict[str, Any] = {**_FUNCTIONS, **_CLASSES, **_ALIASES}
+# The string ids an error lists (the abstract bases are not usable losses).
+_VALID_NAMES = sorted(set(_OBJECTS) - {"Loss", "LossFunctionWrapper"})
 
 
 def serialize(loss: Any) -> Any:
@@ -818,7 +820,8 @@ def deserialize(config: Any, custom_objects: dict | None = None) -> Any:
     elif isinstance(config, dict) and config.get("class_name") in objects:
         cls = objects[config["class_name"]]
         return cls.from_config(config.get("config") or {})
-    raise ValueError(f"Could not interpret loss identifier: {config}")
+    raise ValueError(f"Could not interpret loss identifier: {config}. "
+                     f"Valid names: {_VALID_NAMES}")
 
 
 def get(identifier: Any) -> Any:
@@ -834,4 +837,5 @@ def get(identifier: Any) -> Any:
         return obj()
     if callable(obj):
         return obj
-    raise ValueError(f"Could not interpret loss identifier: {identifier}")
+    raise ValueError(f"Could not interpret loss identifier: {identifier}. "
+                     f"Valid names: {_VALID_NAMES}")

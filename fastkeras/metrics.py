@@ -514,6 +514,9 @@ _OBJECTS.update({"bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
                  "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
                  "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
                  "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError})
+# The string ids an error lists (the abstract bases are not usable metrics).
+_VALID_NAMES = sorted(set(_OBJECTS) - {"Metric", "metric", "MeanMetricWrapper",
+                                       "mean_metric_wrapper"})
 
 
 def serialize(metric: Metric) -> dict:
@@ -529,7 +532,8 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
     objects = {**_OBJECTS, **(custom_objects or {})}
     if isinstance(config, dict) and config.get("class_name") in objects:
         return objects[config["class_name"]].from_config(config.get("config") or {})
-    raise ValueError(f"Could not interpret metric identifier: {config}")
+    raise ValueError(f"Could not interpret metric identifier: {config}. "
+                     f"Valid names: {_VALID_NAMES}")
 
 
 def get(identifier: Any) -> Any:
@@ -547,7 +551,8 @@ def get(identifier: Any) -> Any:
         obj = obj()
     if callable(obj):
         return obj
-    raise ValueError(f"Could not interpret metric identifier: {identifier}")
+    raise ValueError(f"Could not interpret metric identifier: {identifier}. "
+                     f"Valid names: {_VALID_NAMES}")
 
 
 def _shape(x: Any) -> tuple:

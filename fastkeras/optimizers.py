@@ -774,11 +774,13 @@ def serialize(optimizer: Optimizer) -> dict:
 def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """Rebuild an optimizer from :func:`serialize`'s output (or a Keras 2 ``class_name`` dict)."""
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret optimizer identifier: {config}")
+        raise ValueError(f"Could not interpret optimizer identifier: {config}. "
+                         f"Valid names: {sorted(_BUILTINS)}")
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _BUILTINS.get(str(name).lower())
     if cls is None:
-        raise ValueError(f"Could not interpret optimizer identifier: {name}")
+        raise ValueError(f"Could not interpret optimizer identifier: {name}. "
+                         f"Valid names: {sorted(_BUILTINS)}")
     return cls.from_config(config.get("config") or {}, custom_objects)
 
 
@@ -790,4 +792,5 @@ def get(identifier: Any) -> Optimizer | None:
         return deserialize({"class_name": identifier, "config": {}})
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    raise ValueError(f"Could not interpret optimizer identifier: {identifier}")
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier}. "
+                     f"Valid names: {sorted(_BUILTINS)}")

@@ -329,9 +329,9 @@ def test_identifiers():
     assert L.get(custom) is custom and L.get(None) is None
     got = L.get({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}})
     assert got.from_logits is True
-    with pytest.raises(ValueError, match="Could not interpret loss identifier: cce"):
+    with pytest.raises(ValueError, match=r"^Could not interpret loss identifier: cce\. Valid names: \["):
         L.get("cce")
-    with pytest.raises(ValueError, match="Could not interpret loss identifier: 3"):
+    with pytest.raises(ValueError, match=r"^Could not interpret loss identifier: 3\. Valid names: \["):
         L.get(3)
 
 
@@ -414,3 +414,13 @@ def test_inputs_are_not_mutated():
     L.BinaryCrossentropy(label_smoothing=.3)(y, p, sample_weight=np.array([1.0, 2.0]))
     np.testing.assert_array_equal(y, Y2)
     np.testing.assert_array_equal(p, P2)
+
+
+def test_unknown_loss_identifier_lists_the_valid_names_sorted():
+    with pytest.raises(ValueError) as err:
+        L.get("mean_sqared_error")
+    listed = str(err.value).split("Valid names: ", 1)[1]
+    names = [n.strip(" '") for n in listed.strip("[]").split(",")]
+    assert "mean_squared_error" in names and "mse" in names and "Huber" in names
+    assert names == sorted(names) and "Loss" not in names
+    assert all(callable(L.get(n)) for n in names)

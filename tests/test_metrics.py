@@ -204,9 +204,9 @@ def test_get():
     assert type(M.get("categorical_crossentropy")) is M.CategoricalCrossentropy
     assert type(M.get(M.Hinge)) is M.Hinge
     assert M.get(M.categorical_accuracy) is M.categorical_accuracy
-    with pytest.raises(ValueError, match="Could not interpret metric identifier: acc"):
+    with pytest.raises(ValueError, match=r"^Could not interpret metric identifier: acc\. Valid names: \["):
         M.get("acc")
-    with pytest.raises(ValueError, match="Could not interpret metric identifier: 5"):
+    with pytest.raises(ValueError, match=r"^Could not interpret metric identifier: 5\. Valid names: \["):
         M.get(5)
 
 
@@ -239,3 +239,13 @@ def test_errors():
 
     with pytest.raises(NotImplementedError, match="must implement `update_state`"):
         Incomplete().update_state(1)
+
+
+def test_unknown_metric_identifier_lists_the_valid_names_sorted():
+    with pytest.raises(ValueError) as err:
+        M.get("accuracyy")
+    listed = str(err.value).split("Valid names: ", 1)[1]
+    names = [n.strip(" '") for n in listed.strip("[]").split(",")]
+    assert "accuracy" in names and "categorical_accuracy" in names and "AUC" not in names
+    assert names == sorted(names) and "Metric" not in names
+    assert all(isinstance(M.get(n), M.Metric) for n in names)

@@ -401,9 +401,9 @@ def test_get_serialize_deserialize():
     with pytest.warns(DeprecationWarning):
         k2 = optimizers.get({"class_name": "SGD", "config": {"lr": 0.3, "momentum": 0.9}})
     assert float(k2.learning_rate) == pytest.approx(0.3) and k2.momentum == 0.9
-    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: foo"):
+    with pytest.raises(ValueError, match=r"^Could not interpret optimizer identifier: foo\. Valid names: \["):
         optimizers.get("foo")
-    with pytest.raises(ValueError, match="Could not interpret optimizer identifier"):
+    with pytest.raises(ValueError, match=r"^Could not interpret optimizer identifier: 42\. Valid names: \["):
         optimizers.get(42)
 
 
@@ -477,3 +477,11 @@ def test_add_variable_initializers():
     assert [v.path for v in opt.variables[-3:]] == ["o/a", "o/b", "o/c"]
     with pytest.raises(ValueError, match="`initializer` must be 'zeros', 'ones', a number"):
         opt.add_variable((2,), "glorot")
+
+
+def test_unknown_optimizer_identifier_lists_the_valid_names():
+    with pytest.raises(ValueError, match=r"adamw\. Valid names: \['adagrad', 'adam', "
+                                         r"'rmsprop', 'sgd'\]$"):
+        optimizers.get("adamw")
+    with pytest.raises(ValueError, match=r"Nadam\. Valid names: \['adagrad'"):
+        optimizers.get({"class_name": "Nadam", "config": {}})
