@@ -168,7 +168,7 @@ def _block_reduce(buf, value, take_max):
 
 # -- kernels -----------------------------------------------------------------------------------
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _bias_activation_kernel(z, bias, has_bias, code, p0, p1, p2, p3, y):
     rows, units = z.shape
     for i in range(cuda.grid(1), rows * units, cuda.gridsize(1)):
@@ -179,7 +179,7 @@ def _bias_activation_kernel(z, bias, has_bias, code, p0, p1, p2, p3, y):
         y[r, j] = _activate(float(z[r, j]), code, p0, p1, p2, p3)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _softmax_kernel(z, bias, has_bias, y):
     buf = cuda.shared.array(ROW_THREADS, np.float64)
     rows, units = z.shape
@@ -200,7 +200,7 @@ def _softmax_kernel(z, bias, has_bias, y):
             y[r, j] = float(y[r, j]) * inv
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _activation_backward_kernel(g, z, y, code, p0, p1, p2, p3, dz):
     rows, units = g.shape
     for i in range(cuda.grid(1), rows * units, cuda.gridsize(1)):
@@ -212,7 +212,7 @@ def _activation_backward_kernel(g, z, y, code, p0, p1, p2, p3, dz):
                                p0, p1, p2, p3)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _softmax_backward_kernel(g, y, dz):
     buf = cuda.shared.array(ROW_THREADS, np.float64)
     rows, units = g.shape
@@ -226,7 +226,7 @@ def _softmax_backward_kernel(g, y, dz):
             dz[r, j] = float(y[r, j]) * (float(g[r, j]) - s)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _column_sum_kernel(a, out):
     # One thread per column, rows in order: a fixed summation order, coalesced across threads.
     rows, cols = a.shape
@@ -237,7 +237,7 @@ def _column_sum_kernel(a, out):
         out[j] = s
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _softmax_crossentropy_backward_kernel(p, y, scale, dz):
     buf = cuda.shared.array(ROW_THREADS, np.float64)
     rows, units = p.shape

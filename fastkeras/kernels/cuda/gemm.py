@@ -29,7 +29,11 @@ _LOADS = TILE * DEPTH // (SIDE * SIDE)  # elements of each operand tile each thr
 
 
 def _make_tiled_kernel(dtype: Any) -> Any:
-    """The tiled kernel for one float dtype (shared and local arrays need a fixed dtype)."""
+    """The tiled kernel for one float dtype (shared and local arrays need a fixed dtype).
+
+    Not cached on disk: numba cannot cache a kernel made in a closure, so each process compiles
+    it on first use.
+    """
 
     @cuda.jit
     def kernel(a, b, out, trans_a, trans_b):

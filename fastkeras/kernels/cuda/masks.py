@@ -39,7 +39,7 @@ def _kept(key, m, threshold):
     return (_mix64(key + (np.uint64(m) + _ONE) * _G) >> _S32) >= threshold
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _dropout_dense_kernel(src, out, key, threshold, keep_prob):
     for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
         if _kept(key, i, threshold):
@@ -48,7 +48,7 @@ def _dropout_dense_kernel(src, out, key, threshold, keep_prob):
             out[i] = 0
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _dropout_broadcast_kernel(src, out, dims, strides, key, threshold, keep_prob):
     rows, inner = src.shape
     k = dims.size
@@ -114,7 +114,7 @@ def dropout_broadcast(src: Any, out: Any, dims: Any, strides: Any, key: np.uint6
             src, out, dims, strides, np.uint64(key), np.uint64(threshold), dtype.type(keep_prob))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _masking_kernel(x, mask_value, out, mask):
     # One block per row (grid-stride over rows); the block decides the row together.
     rows, features = x.shape
@@ -146,7 +146,7 @@ def masking_forward(x: Any, mask_value: Any, out: Any, mask: Any) -> None:
         x, dtype.type(mask_value), out, mask)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _masked_rows_kernel(src, mask, out):
     rows, features = src.shape
     for i in range(cuda.grid(1), rows * features, cuda.gridsize(1)):

@@ -29,14 +29,14 @@ def _prepared(gi, gscale, clip):
     return gi
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _sgd(w, g, gscale, clip, decay, lr):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
         gi = _prepared(g[i], gscale, clip)
         w[i] = w[i] * decay - lr * gi
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _sgd_momentum(w, g, velocity, gscale, clip, decay, lr, momentum, nesterov):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
         gi = _prepared(g[i], gscale, clip)
@@ -49,7 +49,7 @@ def _sgd_momentum(w, g, velocity, gscale, clip, decay, lr, momentum, nesterov):
             w[i] = wi + vi
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _adam(w, g, m, v, v_hat, gscale, clip, decay, alpha, beta_1, one_minus_beta_1, beta_2,
           one_minus_beta_2, epsilon, amsgrad):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
@@ -65,7 +65,7 @@ def _adam(w, g, m, v, v_hat, gscale, clip, decay, alpha, beta_1, one_minus_beta_
         w[i] = w[i] * decay - (mi * alpha) / (math.sqrt(vi) + epsilon)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _rmsprop(w, g, v, avg_g, mom, gscale, clip, decay, lr, rho, one_minus_rho, momentum,
              epsilon, centered, use_momentum):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
@@ -85,7 +85,7 @@ def _rmsprop(w, g, v, avg_g, mom, gscale, clip, decay, lr, rho, one_minus_rho, m
         w[i] = wi - delta
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _adagrad(w, g, acc, gscale, clip, decay, lr, epsilon):
     for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
         gi = _prepared(g[i], gscale, clip)

@@ -211,7 +211,7 @@ def _brightness(v, channel, C, b, m, mx, zero):
 
 # -- kernels ------------------------------------------------------------------------------------
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _resample_kernel(x, out, matrices, flags, mode, cval, order, post, scale, mean, std,
                      channels_first, int_out):
     """Pass 1: one thread per output pixel, all channels."""
@@ -278,7 +278,7 @@ def _resample_kernel(x, out, matrices, flags, mode, cval, order, post, scale, me
                 of[ibase + e] = v
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _minmax_kernel(out, flags, lo, hi):
     """Min and max of each image with a channel shift or brightness: one block per image."""
     buf_lo = cuda.shared.array(_REDUCE_THREADS, np.float64)
@@ -315,7 +315,7 @@ def _minmax_kernel(out, flags, lo, hi):
         cuda.syncthreads()
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _intensity_kernel(out, flags, lo, hi, shift, bright, post, scale, zero, mean, std,
                       channels_first):
     """Pass 2, per element of the images with a channel shift or brightness."""
@@ -354,7 +354,7 @@ def _intensity_kernel(out, flags, lo, hi, shift, bright, post, scale, zero, mean
         of[i] = v
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _row_moments_kernel(out, channels_first, rowstats):
     """Each output row's ``(p, S, Q)``: its first value, and the sums of ``v - p`` and
     ``(v - p)**2`` in float64 (one block per row)."""
@@ -399,7 +399,7 @@ def _row_moments_kernel(out, channels_first, rowstats):
         cuda.syncthreads()
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _image_moments_kernel(rowstats, H, row_size, eps, smean, sden):
     """Each image's mean and std (+ 1e-6) from its rows' moments, combined row by row as the
     CPU kernel does (Chan et al.), so that a constant image has std exactly 0."""
@@ -421,7 +421,7 @@ def _image_moments_kernel(rowstats, H, row_size, eps, smean, sden):
         sden[n] = sden[n] + eps
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _standardize_kernel(out, post, smean, sden, mean, std):
     """Pass 3, per element: samplewise centre and scale, then the featurewise steps."""
     N = out.shape[0]

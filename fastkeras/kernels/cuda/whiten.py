@@ -22,13 +22,13 @@ _REAL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int1
 _FACTOR_DTYPES = (np.dtype(np.float64),)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _cast_kernel(src, dst):
     for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
         dst[i] = src[i]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _scale_columns_kernel(a, scale):
     rows, cols = a.shape
     for i in range(cuda.grid(1), rows * cols, cuda.gridsize(1)):
