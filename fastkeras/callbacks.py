@@ -34,16 +34,17 @@ def _print(message: str) -> None:
 
 def pythonify_logs(logs: dict | None) -> dict:
     """A copy of ``logs`` sorted by key, nested dicts flattened, values made Python floats
-    where they convert."""
+    where they convert; the ``outputs`` of predict hooks (model outputs) are left as they are."""
     result: dict = {}
     for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):
             result.update(pythonify_logs(value))
             continue
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            pass
+        if key != "outputs":
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                pass
         result[key] = value
     return result
 

@@ -390,3 +390,19 @@ def test_progbar_logger_evaluate_unknown_steps(monkeypatch, capsys):
     cbl.on_test_end({"loss": 1.5})
     final = capsys.readouterr().out.split("\r")[-1]
     assert final.startswith("\x1b[1m2/2\x1b[0m ") and final.endswith(" - loss: 1.5000\n")
+
+
+def test_predict_batch_outputs_reach_callbacks_unchanged():
+    got = []
+
+    class Collect(C.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            got.append(logs["outputs"])
+
+    cbl = C.CallbackList([Collect()], model=FakeModel())
+    one_sample = np.array([[0.25]], np.float32)  # float() of it warns (numpy < 2.4) or raises
+    scalar = np.array(0.5, np.float32)           # float() of it would succeed
+    pair = [np.ones((1, 2)), np.zeros((1, 1))]
+    for step, out in enumerate((one_sample, scalar, pair)):
+        cbl.on_predict_batch_end(step, {"outputs": out})
+    assert got[0] is one_sample and got[1] is scalar and got[2] is pair
