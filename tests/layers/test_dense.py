@@ -221,3 +221,38 @@ def test_input_errors():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Dense(2, **kwargs)
+
+
+def test_fit_on_a_csr_matrix_takes_the_same_sgd_step_as_on_the_dense_array(monkeypatch):
+    import scipy.sparse
+    from fastkeras.backend import nn
+    from fastkeras.engine.training import Model
+    from fastkeras.optimizers import SGD
+
+    seen = []
+    real_dense = nn.dense
+
+    def spy(x, *args):
+        seen.append(type(x).__name__)
+        return real_dense(x, *args)
+
+    monkeypatch.setattr(nn, "dense", spy)
+
+    rng = np.random.default_rng(5)
+    x = np.where(rng.random((6, 4)) < 0.6, 0.0, rng.normal(size=(6, 4))).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    inp = Input((4,), sparse=True)
+    model = Model(inp, Dense(1, kernel_initializer="ones", bias_initializer="zeros")(inp))
+    model.compile(optimizer=SGD(learning_rate=0.1), loss="mse")
+    seen.clear()
+    history = model.fit(scipy.sparse.csr_matrix(x), y, batch_size=6, epochs=1, shuffle=False,
+                        verbose=0)
+    x64, w, b = x.astype(np.float64), np.ones((4, 1)), 0.0
+    residual = x64 @ w + b - y
+    np.testing.assert_allclose(history.history["loss"][0], np.mean(residual ** 2), rtol=1e-5)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(kernel, w - 0.1 * 2 * x64.T @ residual / 6, rtol=1e-5)
+    np.testing.assert_allclose(bias, [b - 0.1 * 2 * residual.mean()], rtol=1e-5, atol=1e-7)
+    out = model.predict(scipy.sparse.csr_matrix(x), verbose=0)
+    np.testing.assert_allclose(out, x64 @ kernel + bias, rtol=1e-5)
+    assert seen == ["csr_matrix", "csr_matrix"]  # multiplied as sparse, never densified
