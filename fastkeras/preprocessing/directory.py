@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from fastkeras.backend import config
+from fastkeras.device import device_empty, is_device_array, to_host
 from fastkeras.preprocessing.iterator import Iterator
 from fastkeras.utils.image_utils import (
     array_to_img,
@@ -301,10 +302,11 @@ class BatchFromFilesMixin:
         else:
             batch_x = self.image_data_generator._augment_batch(self._load_batch(index_array), rng)
             if batch_x.dtype != np.dtype(self.dtype):
-                batch_x = batch_x.astype(self.dtype)
+                batch_x = to_host(batch_x).astype(self.dtype)
         if self.save_to_dir:
+            saved = to_host(batch_x)
             for i, j in enumerate(index_array):
-                img = array_to_img(batch_x[i], self.data_format, scale=True)
+                img = array_to_img(saved[i], self.data_format, scale=True)
                 fname = f"{self.save_prefix}_{j}_{rng.randint(1e7)}.{self.save_format}"
                 img.save(os.path.join(self.save_to_dir, fname))
         batch_y = self._batch_labels(index_array, batch_x)
@@ -317,6 +319,10 @@ class BatchFromFilesMixin:
     def _batch_labels(self, index_array: np.ndarray, batch_x: np.ndarray) -> Any:
         mode = self.class_mode
         if mode == "input":
+            if is_device_array(batch_x):
+                target = device_empty(batch_x.shape, batch_x.dtype)
+                target.copy_to_device(batch_x)
+                return target
             return batch_x.copy()
         if mode in ("binary", "sparse"):
             batch_y = np.empty(len(index_array), dtype=self.dtype)
@@ -351,7 +357,8 @@ class DirectoryIterator(BatchFromFilesMixin, Iterator):
         Class sub-folders, in label order; by default every sub-folder, in sorted order.
     class_mode : {'categorical', 'binary', 'sparse', 'input', None}
         Labels returned: one-hot, class index (float), class index (float), the images
-        themselves, or none.
+        themselves, or none. With ``'input'`` the labels are a copy of the batch, made where the
+        batch lives: a device copy for device batches (``ImageDataGenerator(device='cuda')``).
     batch_size, shuffle, seed
         As for every iterator.
     data_format : {'channels_last', 'channels_first'}, optional

@@ -27,6 +27,8 @@ from typing import Any, Callable
 import numpy as np
 
 from fastkeras.backend import config
+from fastkeras.config import resolve_device
+from fastkeras.device import DeviceCopies, augment_batch
 from fastkeras.kernels.resample import (
     AFFINE, BRIGHTNESS, CHANNEL_SHIFT, FEATURE_CENTER, FEATURE_STD, FLIP_H, FLIP_V, MODES,
     RESCALE, SAMPLE_CENTER, SAMPLE_STD, affine_batch, resample,
@@ -145,6 +147,15 @@ class ImageDataGenerator:
         Geometry of the affine transforms: keras_preprocessing's (documented axis meanings,
         default), Keras 3's bit for bit (``height_shift_range`` moves images horizontally,
         centre mirrored on non-square images), or keras_preprocessing's about the true centre.
+    device : {'cpu', 'cuda', 'auto'}, optional
+        Where batches are augmented; ``None`` means the process-wide device
+        (:func:`fastkeras.config.get_device`, ``'cpu'`` unless set). ``'auto'`` takes the GPU
+        when CUDA is usable, else the CPU. With ``'cuda'`` the iterators yield numba device
+        arrays (:func:`fastkeras.device.to_host` gives numpy); these batches stay on the CPU
+        path and come back as numpy: a ``preprocessing_function``, a non-scalar ``rescale``,
+        ZCA with a ``zca_whitening_matrix`` set by hand (no fitted factors), or a ``dtype``
+        other than float32/float64. :meth:`fit`, :meth:`standardize`, :meth:`apply_transform`
+        and :meth:`random_transform` always run on the CPU.
     """
 
     def __init__(
@@ -173,6 +184,7 @@ class ImageDataGenerator:
         interpolation_order: int = 1,
         dtype: Any = None,
         affine_convention: str = "keras_preprocessing",
+        device: str | None = None,
     ):
         if data_format is None:
             data_format = config.image_data_format()
@@ -198,6 +210,8 @@ class ImageDataGenerator:
         self.preprocessing_function = preprocessing_function
         self.dtype = dtype
         self.interpolation_order = interpolation_order
+        self.device = resolve_device(device)
+        self._device_copies = DeviceCopies() if self.device == "cuda" else None
         if data_format not in {"channels_last", "channels_first"}:
             raise ValueError(
                 '`data_format` should be `"channels_last"` (channel after row and column) or '
@@ -672,7 +686,7 @@ class ImageDataGenerator:
 
     # ------------------------------------------------------------------ batches
 
-    def _augment_batch(self, batch_x: np.ndarray, rng: Any) -> np.ndarray:
+    def _augment_batch(self, batch_x: np.ndarray, rng: Any) -> Any:
         """Augment and standardise a batch of raw images (what iterators call per batch).
 
         Parameters
@@ -685,9 +699,10 @@ class ImageDataGenerator:
 
         Returns
         -------
-        ndarray
+        ndarray or device array
             A new batch of dtype ``self.dtype``: for each image, ``standardize(apply_transform(
-            image, get_random_transform(image.shape)))`` as Keras computes it.
+            image, get_random_transform(image.shape)))`` as Keras computes it; a numba device
+            array where ``device='cuda'`` runs the whole chain on the GPU.
         """
         batch_x = np.asarray(batch_x)
         if batch_x.ndim != 4:
@@ -695,12 +710,15 @@ class ImageDataGenerator:
                 f"`batch_x` must be a rank-4 batch of images; got shape {batch_x.shape}"
             )
         params = draw_batch(self, batch_x.shape[1:], len(batch_x), rng)
-        return self._apply_batch(batch_x, params, standardize=True)
+        return self._apply_batch(batch_x, params, standardize=True,
+                                 on_device=self.device == "cuda")
 
     def _apply_batch(
-        self, x: np.ndarray, params: BatchTransforms, standardize: bool
-    ) -> np.ndarray:
-        """Transform (and optionally standardise) the batch ``x`` with drawn ``params``."""
+        self, x: np.ndarray, params: BatchTransforms, standardize: bool,
+        on_device: bool = False,
+    ) -> Any:
+        """Transform (and optionally standardise) the batch ``x`` with drawn ``params``; with
+        ``on_device`` the result is a device array where the whole chain can run on the GPU."""
         out_dtype = np.dtype(self.dtype)
         work_dtype = out_dtype if out_dtype in _KERNEL_OUTPUTS else np.dtype(np.float32)
         # Keras casts each image to the generator dtype first: a float64 batch is rounded to
@@ -743,6 +761,13 @@ class ImageDataGenerator:
         post, rescale, mean, std = 0, 1.0, _NO_STATS, _NO_STATS
         if standardize and not split:
             post, rescale, mean, std = self._post_steps(img_shape)
+        whiten_host = standardize and self.zca_whitening and self._zca_factors is None
+        if on_device and not split and not whiten_host and work_dtype == out_dtype:
+            # The whole chain on the GPU; the batch stays there (fastkeras.device.to_host).
+            zca = self._zca_factors if standardize and self.zca_whitening else None
+            return augment_batch(x, matrices, flags, shift, bright, mode, cval, order, post,
+                                 rescale, mean, std, channels_first, work_dtype, zca,
+                                 self._device_copies)
         out = np.empty(x.shape, dtype=work_dtype)
         affine_batch(x, out, matrices, flags, shift, bright, mode, cval, order, post, rescale,
                      mean, std, channels_first)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from fastkeras.backend import config
+from fastkeras.device import to_host
 from fastkeras.utils.image_utils import array_to_img
 
 __all__ = ["Iterator", "NumpyArrayIterator"]
@@ -312,10 +313,11 @@ class NumpyArrayIterator(Iterator):
         else:
             batch_x = self.image_data_generator._augment_batch(raw, rng)
             if batch_x.dtype != np.dtype(self.dtype):
-                batch_x = batch_x.astype(self.dtype)
+                batch_x = to_host(batch_x).astype(self.dtype)
         if self.save_to_dir:
+            saved = to_host(batch_x)
             for i, j in enumerate(index_array):
-                img = array_to_img(batch_x[i], self.data_format, scale=True)
+                img = array_to_img(saved[i], self.data_format, scale=True)
                 fname = f"{self.save_prefix}_{j}_{rng.randint(1e4)}.{self.save_format}"
                 img.save(os.path.join(self.save_to_dir, fname))
         batch_x_miscs = [xx[index_array] for xx in self.x_misc]
