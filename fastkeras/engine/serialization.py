@@ -39,6 +39,8 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
     ... class Twice(Layer):
     ...     def call(self, x):
     ...         return 2 * x
+    >>> get_registered_name(Twice)
+    'demo>Twice'
     """
     def decorator(obj: Any) -> Any:
         registered = f"{package}>{name or obj.__name__}"
@@ -66,8 +68,14 @@ class custom_object_scope:  # noqa: N801 - Keras name
 
     Examples
     --------
-    >>> with custom_object_scope({"MyLayer": MyLayer}):
-    ...     model = load_model("m.fkmodel")
+    >>> class Halve(Layer):
+    ...     def call(self, x):
+    ...         return x / 2
+    >>> config = {"class_name": "Halve", "config": {"name": "halve"}}
+    >>> with custom_object_scope({"Halve": Halve}):
+    ...     layer = deserialize_keras_object(config)
+    >>> type(layer).__name__, layer.name
+    ('Halve', 'halve')
     """
 
     def __init__(self, custom_objects: dict | None):

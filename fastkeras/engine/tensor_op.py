@@ -30,7 +30,7 @@ class TensorOp(Layer):
     Parameters
     ----------
     op : str
-        The ufunc's name, e.g. ``'add'``, ``'true_divide'``, ``'exp'``.
+        The ufunc's name, e.g. ``'add'``, ``'divide'``, ``'exp'``.
     constants : dict, optional
         ``{position: value}`` operands that are constants; the tensor inputs fill the other
         positions in order.
@@ -41,7 +41,7 @@ class TensorOp(Layer):
     --------
     >>> x = Input((3,))
     >>> (x / 255.0)._keras_history[0].get_config()["op"]
-    'true_divide'
+    'divide'
     """
 
     supports_masking = True

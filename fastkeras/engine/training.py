@@ -108,7 +108,10 @@ class Model(Layer):
     >>> outputs = Dense(1)(inputs)
     >>> model = Model(inputs, outputs)
     >>> model.compile(optimizer="sgd", loss="mse")
-    >>> history = model.fit(x, y, epochs=2, verbose=0)
+    >>> x = np.random.default_rng(0).random((32, 4), dtype=np.float32)
+    >>> history = model.fit(x, x.sum(axis=1), epochs=2, verbose=0)
+    >>> sorted(history.history), len(history.history["loss"])
+    (['loss'], 2)
     """
 
     def __init__(self, *args, **kwargs):

@@ -143,7 +143,11 @@ class Dropout(Layer):
 
     Examples
     --------
-    >>> Dropout(0.5, seed=1)(np.ones((2, 4)), training=True)   # values in {0, 2}
+    >>> out = Dropout(0.5, seed=1)(np.ones((2, 4)), training=True)
+    >>> sorted(set(out.ravel().tolist()))   # dropped, or kept and scaled by 1 / (1 - 0.5)
+    [0.0, 2.0]
+    >>> Dropout(0.5)(np.ones((1, 3)))        # inference: the identity
+    array([[1., 1., 1.]], dtype=float32)
     """
 
     supports_masking = True
