@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from fastkeras import backend as K
-from fastkeras.backend.tensor import Tensor, Variable, is_recording
+from fastkeras.backend.tensor import Tensor, Variable, is_recording, make
 from fastkeras.engine import structure
 from fastkeras.engine.input_spec import (
     InputSpec, assert_input_compatibility, standardize_dtype, standardize_shape,
@@ -837,6 +837,13 @@ class Layer:
         finally:
             ctx.depth -= 1
             ctx.training = outer_training
+        if type(self).compute_mask is not Layer.compute_mask:
+            # An overridden compute_mask decides the output mask, None included: an input that
+            # ``call`` passes straight through must not carry its own mask past this layer.
+            passed = {id(t) for t in structure.flatten(inputs) if isinstance(t, Tensor)}
+            if passed:
+                outputs = structure.map_structure(
+                    lambda t: _pass_through(t) if id(t) in passed else t, outputs)
         for out in structure.flatten(outputs):
             # Masks that ``call`` attached itself (Keras 3's pattern) come from this layer.
             mask = out._keras_mask if isinstance(out, Tensor) else None
@@ -1056,3 +1063,8 @@ def _attach_symbolic_mask(kt: KerasTensor, shapes: list, layer_name: str,
 def _serialize(regularizer: Any) -> Any:
     import importlib
     return importlib.import_module("fastkeras.regularizers").serialize(regularizer)
+
+
+def _pass_through(tensor: Tensor) -> Tensor:
+    """A new tensor for ``tensor``'s value (no mask) whose gradient flows straight back."""
+    return make(tensor.value, (tensor,), lambda g: (g,), "identity")

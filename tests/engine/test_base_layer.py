@@ -496,3 +496,28 @@ def test_mask_attached_inside_call_is_recorded_as_coming_from_that_layer():
     assert mask_source(out._keras_mask) == "attacher"
     with pytest.raises(TypeError, match="NoMask.*produced by layer 'attacher'"):
         NoMask()(out)
+
+
+def test_overridden_compute_mask_returning_none_drops_a_passed_through_mask():
+    from fastkeras.layers import Dense, Flatten, Masking
+    from fastkeras.models import Model
+
+    class DropMask(Layer):
+        supports_masking = True
+
+        def call(self, x):
+            return x
+
+        def compute_mask(self, inputs, mask=None):
+            return None
+
+    x = np.array([[[1., 2.], [0., 0.], [3., 0.]]], np.float32)
+    np.testing.assert_array_equal(Flatten()(DropMask()(Masking()(x))), [[1, 2, 0, 0, 3, 0]])
+    inputs = Input((3, 2))
+    dense = Dense(1, kernel_initializer="ones")
+    model = Model(inputs, dense(Flatten()(DropMask()(Masking()(inputs)))))
+    model.compile("sgd", "mse")
+    before = dense.kernel.numpy()
+    model.fit(x, np.zeros((1, 1)), verbose=0)
+    # The gradient reached the kernel through the pass-through: 2 * (6 - 0) * x, lr 0.01.
+    np.testing.assert_allclose(dense.kernel.numpy(), before - 0.01 * 12 * x.reshape(6, 1), rtol=1e-6)
