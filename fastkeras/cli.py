@@ -372,6 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         print(f"Run '{PROG} --help' for the options.", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (``--dry-run | head``): stop quietly, as line tools do, and
+        # keep Python from reporting the closed pipe again when it flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # the destination cannot be created, the disk is full ...
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1

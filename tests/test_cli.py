@@ -623,3 +623,17 @@ def test_bundled_samples_are_what_make_samples_draws(tmp_path):
             assert np.array_equal(pixels, np.asarray(bundled))
             assert not np.array_equal(pixels, pixels[:, ::-1])  # a flip shows
             assert not np.array_equal(pixels, pixels[::-1])
+
+
+def test_dry_run_into_a_closed_pipe_exits_quietly(tmp_path):
+    # `fastkeras-augment --dry-run | head -1`: the reader leaves after one line; the listing is far
+    # longer than a pipe buffer, so the command meets a closed pipe and must stop with status 0.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastkeras.cli", str(samples_dir()), str(tmp_path / "out"),
+         "--dry-run", "--copies", "400"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.strip() and "Broken pipe" not in err and "Traceback" not in err
