@@ -268,13 +268,16 @@ def _summary(report: dict, quiet: bool) -> None:
               "interrupted run", file=sys.stderr)
 
 
-def _progress_bar(total: int, unit: str, quiet: bool):
-    """A ``Progbar`` on stderr, as a callback taking the number done; None when quiet."""
+def _progress_bar(total: int, unit: str, quiet: bool, start: float | None = None):
+    """A ``Progbar`` on stderr, as a callback taking the number done; None when quiet.
+
+    Rates count from ``start`` (a ``time.perf_counter()`` reading; default: now).
+    """
     if quiet or total == 0:
         return None
     with contextlib.redirect_stdout(sys.stderr):
         bar = Progbar(total, unit_name=unit, stateful_metrics=["images/s"])
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
 
     def update(done: int, images: int | None = None) -> None:
         rate = (done if images is None else images) / max(time.perf_counter() - start, 1e-9)
@@ -319,11 +322,12 @@ def _run_dask(run: dict) -> tuple[dict, list[str]]:
             f"cannot connect to the Dask scheduler at {run['dask_scheduler']!r}: {e}"
         ) from None
     with client:
-        state: dict[str, Any] = {"bar": None, "written": 0}
+        # The bar appears with the first shard's report, but its rate counts from the start.
+        state: dict[str, Any] = {"bar": None, "written": 0, "start": time.perf_counter()}
 
         def on_shard(report: dict, done: int, total: int) -> None:
             if state["bar"] is None:
-                state["bar"] = _progress_bar(total, "shard", run["quiet"])
+                state["bar"] = _progress_bar(total, "shard", run["quiet"], state["start"])
             state["written"] += report["written"]
             if state["bar"] is not None:
                 state["bar"](done, state["written"])

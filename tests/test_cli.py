@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -637,3 +638,12 @@ def test_dry_run_into_a_closed_pipe_exits_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert first.strip() and "Broken pipe" not in err and "Traceback" not in err
+
+
+def test_progress_rate_counts_from_the_given_start(capsys):
+    from fastkeras.cli import _progress_bar
+
+    update = _progress_bar(2, "shard", quiet=False, start=time.perf_counter() - 10.0)
+    update(2, 50)  # 50 images in about 10 s, whatever the moment the bar was made
+    rate = float(re.search(r"images/s: ([0-9.]+)", capsys.readouterr().err).group(1))
+    assert 4.5 < rate <= 5.0
