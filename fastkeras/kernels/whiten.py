@@ -5,10 +5,11 @@ the centred training data ``flat.T`` (``n`` images of ``D`` features). ``W`` is 
 float64 at 224x224x3) but has rank ``k = min(n, D)``, so this module keeps only the thin factor
 ``U`` (``D x k``) and ``scale`` (``k``) and applies ``W`` as two thin matrix products.
 
-Precision: the factors are computed and returned in float64, like Keras 3's matrix, whatever the
-input dtype; products accumulate in float64 (float32 data is widened block by block, never as a
-whole copy). Featurewise moments accumulate in float64 and are returned as float32, like Keras's
-``mean`` and ``std`` attributes.
+Precision: the factors are computed and returned in the data's dtype, as Keras computes its SVD
+in the dtype of its data: float32 data (the generator's default ``dtype``) gets single-precision
+BLAS and LAPACK, twice as fast; float64 data (``ImageDataGenerator(dtype='float64')``) gets the
+accurate double-precision factorisation. Featurewise moments accumulate in float64 and are
+returned as float32, like Keras's ``mean`` and ``std`` attributes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import scipy.linalg
 from numba import njit, prange
 
 _MOMENT_CHUNK_BYTES = 1 << 18  # a chunk is read twice (mean, then squared deviations): keep it in L2
-_BLOCK_BYTES = 1 << 26  # float64 working block of the blocked GEMMs
+_BLOCK_BYTES = 1 << 26  # working block of the blocked products in zca_apply and zca_matrix
 _MOMENT_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -163,9 +164,9 @@ def _check_flat(flat: np.ndarray, name: str) -> None:
         raise ValueError(f"`{name}` must be 2-D (samples, features); got shape {flat.shape}.")
 
 
-def _row_block(n_cols: int) -> int:
-    """Rows of an (rows, n_cols) float64 block that fit in the working block size."""
-    return max(1, _BLOCK_BYTES // (8 * n_cols))
+def _row_block(n_cols: int, itemsize: int = 8) -> int:
+    """Rows of an (rows, n_cols) block of ``itemsize``-byte floats that fit in the working block."""
+    return max(1, _BLOCK_BYTES // (itemsize * n_cols))
 
 
 def zca_fit(flat: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
@@ -179,10 +180,11 @@ def zca_fit(flat: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     - ``n < D``: eigendecomposition of the Gram matrix ``flat @ flat.T`` (``n x n``), then
       ``U = flat.T @ V / s``.
 
-    Both accumulate in float64. Eigenvalues at rounding level (at most the largest times the
-    problem size times float64 epsilon, numpy's ``matrix_rank`` tolerance) are zero singular
-    values: their components keep the scale ``sqrt(n) / epsilon`` of Keras 3's formula, with unit
-    vectors orthogonal to the data (any such vectors: Keras's own choice there is LAPACK's).
+    Everything runs in ``flat``'s dtype (see the module's note on precision). Eigenvalues at
+    rounding level (at most the largest times the problem size times the dtype's epsilon, numpy's
+    ``matrix_rank`` tolerance) are zero singular values: their components keep the scale
+    ``sqrt(n) / epsilon`` of Keras 3's formula, with unit vectors orthogonal to the data (any such
+    vectors: Keras's own choice there is LAPACK's).
 
     Parameters
     ----------
@@ -193,9 +195,9 @@ def zca_fit(flat: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    U : ndarray, shape (D, k), float64
+    U : ndarray, shape (D, k), dtype of ``flat``
         Orthonormal columns, ordered by decreasing singular value; ``k = min(n, D)``.
-    scale : ndarray, shape (k,), float64
+    scale : ndarray, shape (k,), dtype of ``flat``
         ``sqrt(n) / (s + epsilon)``.
     """
     _check_flat(flat, "flat")
@@ -215,31 +217,26 @@ def zca_fit(flat: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
 
     n, d = flat.shape
     k = min(n, d)
+    dtype = flat.dtype
     advice = "Use fewer or smaller training images."
     if n >= d:
         # The covariance, then LAPACK's eigenvectors (in its place) and workspace (2 D x D).
-        _require_memory(3 * d * d * 8, f"ZCA fit with D={d} features (D x D covariance)", advice)
-        gram = np.zeros((d, d))
-        step = _row_block(d)
-        for i in range(0, n, step):
-            block = np.asarray(flat[i : i + step], dtype=np.float64)
-            gram += block.T @ block
+        _require_memory(3 * d * d * dtype.itemsize,
+                        f"ZCA fit with D={d} features (D x D covariance)", advice)
+        gram = flat.T @ flat
     else:
-        _require_memory(d * k * 8, f"ZCA factors for D={d} features and n={n} images", advice)
-        gram = np.zeros((n, n))
-        step = _row_block(n)
-        for j in range(0, d, step):
-            block = np.asarray(flat[:, j : j + step], dtype=np.float64)
-            gram += block @ block.T
+        _require_memory(d * k * dtype.itemsize,
+                        f"ZCA factors for D={d} features and n={n} images", advice)
+        gram = flat @ flat.T
 
     # gram is symmetric, so its transpose is the same matrix in the Fortran order LAPACK wants.
     eigvals, eigvecs = scipy.linalg.eigh(gram.T, driver="evd", overwrite_a=True, check_finite=False)
     del gram
     eigvals = eigvals[::-1]
     eigvecs = eigvecs[:, ::-1]
-    tol = max(eigvals[0], 0.0) * eigvals.shape[0] * np.finfo(np.float64).eps
+    tol = max(eigvals[0], 0.0) * eigvals.shape[0] * np.finfo(dtype).eps
     rank = int(np.count_nonzero(eigvals > tol))
-    s = np.zeros(k)
+    s = np.zeros(k, dtype=dtype)
     s[:rank] = np.sqrt(eigvals[:rank])
     if rank < k and epsilon == 0:
         raise ValueError(
@@ -250,15 +247,11 @@ def zca_fit(flat: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     if n >= d:
         u = np.ascontiguousarray(eigvecs)
     else:
-        u = np.empty((d, k))
-        coeffs = eigvecs[:, :rank] / s[:rank]
-        step = _row_block(n)
-        for j in range(0, d, step):
-            block = np.asarray(flat[:, j : j + step], dtype=np.float64)
-            u[j : j + step, :rank] = block.T @ coeffs
+        u = np.empty((d, k), dtype=dtype)
+        u[:, :rank] = flat.T @ (eigvecs[:, :rank] / s[:rank])
         if rank < k:
             u[:, rank:] = _orthonormal_complement(u[:, :rank], k - rank)
-    scale = np.sqrt(n) / (s + epsilon)
+    scale = (np.sqrt(n) / (s.astype(np.float64) + epsilon)).astype(dtype)
     return u, scale
 
 
@@ -289,8 +282,8 @@ def zca_apply(flat_batch: np.ndarray, u: np.ndarray, scale: np.ndarray, out: np.
     """Whiten a batch: ``out[...] = ((flat_batch @ U) * scale) @ U.T``.
 
     Equal to ``flat_batch @ W`` with Keras 3's matrix ``W = (U * scale) @ U.T``, at ``2 D k``
-    instead of ``D**2`` multiply-adds per image. The products run in float64 (the factors'
-    precision, as Keras's float64 matrix) over row blocks of the batch, and are rounded once into
+    instead of ``D**2`` multiply-adds per image. The products run in the factors' precision (or
+    the batch's, where that is wider) over row blocks of the batch, and are rounded once into
     ``out``'s dtype.
 
     Parameters
@@ -321,7 +314,7 @@ def zca_apply(flat_batch: np.ndarray, u: np.ndarray, scale: np.ndarray, out: np.
         raise ValueError("`out` must be `flat_batch` itself or not overlap it.")
 
     direct = out.dtype == u.dtype and out.flags.c_contiguous
-    step = _row_block(u.shape[0])
+    step = _row_block(u.shape[0], u.itemsize)
     for i in range(0, flat_batch.shape[0], step):
         coeffs = flat_batch[i : i + step] @ u
         coeffs *= scale
@@ -344,6 +337,8 @@ def zca_matrix(u: np.ndarray, scale: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (D, D), float64
+        Float64 whatever the factors' dtype, like Keras 3's matrix (whose float32 SVD factors
+        are scaled by a float64 ``s_inv``).
 
     Raises
     ------
@@ -359,7 +354,9 @@ def zca_matrix(u: np.ndarray, scale: np.ndarray) -> np.ndarray:
         "(`zca_apply`).",
     )
     w = np.empty((d, d))
+    u64 = u.astype(np.float64, copy=False)
+    scale64 = scale.astype(np.float64, copy=False)
     step = _row_block(u.shape[1])
     for i in range(0, d, step):
-        np.dot(u[i : i + step] * scale, u.T, out=w[i : i + step])
+        np.dot(u64[i : i + step] * scale64, u64.T, out=w[i : i + step])
     return w
