@@ -20,6 +20,7 @@ import numpy as np
 from fastkeras.backend import config
 from fastkeras.device import device_empty, is_device_array, to_host
 from fastkeras.preprocessing.iterator import Iterator
+from fastkeras.preprocessing.transforms import draw_batch
 from fastkeras.utils.image_utils import (
     array_to_img,
     check_image_file,
@@ -297,10 +298,16 @@ class BatchFromFilesMixin:
                 f"{type(self).__name__} has no images to load (it found 0 files); "
                 "check the directory and the file extensions."
             )
-        if self.image_data_generator is None:
+        generator = self.image_data_generator
+        params = None
+        if generator is not None:
+            # Keras draws each image's parameters even where they change nothing.
+            params = draw_batch(generator, self.image_shape, len(index_array), rng)
+        if generator is None or generator._leaves_unchanged(params):
+            # Only a cast to dtype: the loading threads do it as they copy each image.
             batch_x = self._load_batch(index_array, self.dtype)
         else:
-            batch_x = self.image_data_generator._augment_batch(self._load_batch(index_array), rng)
+            batch_x = generator._augment_batch(self._load_batch(index_array), rng, params)
             if batch_x.dtype != np.dtype(self.dtype):
                 batch_x = to_host(batch_x).astype(self.dtype)
         if self.save_to_dir:

@@ -686,7 +686,8 @@ class ImageDataGenerator:
 
     # ------------------------------------------------------------------ batches
 
-    def _augment_batch(self, batch_x: np.ndarray, rng: Any) -> Any:
+    def _augment_batch(self, batch_x: np.ndarray, rng: Any,
+                       params: BatchTransforms | None = None) -> Any:
         """Augment and standardise a batch of raw images (what iterators call per batch).
 
         Parameters
@@ -696,6 +697,8 @@ class ImageDataGenerator:
             (uint8, float32 and float64 are read directly); never modified.
         rng : numpy.random.RandomState or the ``numpy.random`` module
             Source of the batch's random parameters, drawn image after image as Keras does.
+        params : BatchTransforms, optional
+            The batch's parameters, where the caller has drawn them from ``rng`` already.
 
         Returns
         -------
@@ -709,9 +712,24 @@ class ImageDataGenerator:
             raise ValueError(
                 f"`batch_x` must be a rank-4 batch of images; got shape {batch_x.shape}"
             )
-        params = draw_batch(self, batch_x.shape[1:], len(batch_x), rng)
+        if params is None:
+            params = draw_batch(self, batch_x.shape[1:], len(batch_x), rng)
         return self._apply_batch(batch_x, params, standardize=True,
                                  on_device=self.device == "cuda")
+
+    def _leaves_unchanged(self, params: BatchTransforms) -> bool:
+        """True when a batch drawn as ``params`` comes out as it went in, but for the cast to
+        ``dtype``: no transform, flip or intensity change, no standardize step, on the CPU."""
+        if (self.device != "cpu" or self.preprocessing_function or self.rescale
+                or self.samplewise_center or self.samplewise_std_normalization
+                or self.featurewise_center or self.featurewise_std_normalization
+                or self.zca_whitening):
+            return False
+        if params.channel_shift is not None or params.brightness is not None:
+            return False
+        return not (params.flip_h.any() or params.flip_v.any() or params.theta.any()
+                    or params.tx.any() or params.ty.any() or params.shear.any()
+                    or (params.zx != 1).any() or (params.zy != 1).any())
 
     def _apply_batch(
         self, x: np.ndarray, params: BatchTransforms, standardize: bool,

@@ -527,6 +527,66 @@ def test_augmented_batches_match_keras_preprocessing(tmp_path):
     assert sorted(os.listdir(ours_dir)) == sorted(os.listdir(kp_dir))
 
 
+@pytest.mark.parametrize("options", [{}, {"rotation_range": 0, "horizontal_flip": False,
+                                      "brightness_range": None, "zoom_range": 0.0}])
+def test_generator_that_changes_nothing_matches_keras_preprocessing(tmp_path, options):
+    # Such a batch is only cast (in the loading threads): the values, the draws that Keras still
+    # makes (seen in the save-name draws that follow them) and the global RNG must all agree.
+    kp = pytest.importorskip("keras_preprocessing.image")
+    root = str(tmp_path / "data")
+    _augment_tree(root)
+    ours_dir, kp_dir = tmp_path / "ours", tmp_path / "kp"
+    ours_dir.mkdir()
+    kp_dir.mkdir()
+    common = dict(target_size=(16, 20), batch_size=4, seed=9, save_prefix="n", workers=2)
+    generator = ImageDataGenerator(**options)
+    ours = generator.flow_from_directory(root, save_to_dir=str(ours_dir), **common)
+    del common["workers"]
+    theirs = kp.ImageDataGenerator(**options).flow_from_directory(
+        root, save_to_dir=str(kp_dir), **common)
+    for _ in range(len(ours) + 1):
+        global_state = np.random.get_state()
+        gx, gy = next(ours)
+        assert all(np.array_equal(a, b) for a, b in zip(global_state, np.random.get_state()))
+        wx, wy = next(theirs)
+        assert gx.dtype == wx.dtype == np.float32
+        np.testing.assert_array_equal(gx, wx)
+        np.testing.assert_array_equal(gy, wy)
+    assert sorted(os.listdir(ours_dir)) == sorted(os.listdir(kp_dir))
+
+
+def test_generator_that_changes_nothing_takes_the_same_batches_as_the_kernel(tmp_path,
+                                                                              monkeypatch):
+    root = str(tmp_path / "data")
+    _augment_tree(root)
+    runs = []
+    for skip in [True, False]:
+        generator = ImageDataGenerator(dtype="float64")
+        if not skip:
+            monkeypatch.setattr(generator, "_leaves_unchanged", lambda params: False)
+        it = generator.flow_from_directory(root, target_size=(9, 7), batch_size=6, seed=1)
+        runs.append([next(it) for _ in range(4)])
+    for (x1, y1), (x2, y2) in zip(*runs):
+        assert x1.dtype == x2.dtype == np.float64
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+
+
+def test_generator_leaves_unchanged_only_without_any_step():
+    from fastkeras.preprocessing.transforms import draw_batch
+
+    rng = np.random.RandomState(0)
+    shape = (4, 5, 3)
+    assert ImageDataGenerator()._leaves_unchanged(draw_batch(ImageDataGenerator(), shape, 3, rng))
+    for options in [{"rescale": 0.5}, {"samplewise_center": True}, {"horizontal_flip": True},
+                    {"rotation_range": 10}, {"channel_shift_range": 5.0},
+                    {"brightness_range": (0.5, 1.5)}, {"featurewise_center": True},
+                    {"preprocessing_function": np.negative}, {"zoom_range": 0.2}]:
+        generator = ImageDataGenerator(**options)
+        params = draw_batch(generator, shape, 8, np.random.RandomState(1))
+        assert not generator._leaves_unchanged(params), options
+
+
 def test_subset_with_the_generator_validation_split(spec_tree):
     root, _ = spec_tree
     generator = ImageDataGenerator(validation_split=0.5)
