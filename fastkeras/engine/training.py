@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import warnings
 from typing import Any
 
@@ -35,6 +36,7 @@ from fastkeras.engine.keras_tensor import KerasTensor
 from fastkeras.engine.serialization import serialize_keras_object
 
 _FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+_LOG = logging.getLogger(__name__)
 
 
 def _functional_arguments(args: tuple, kwargs: dict) -> bool:
@@ -136,6 +138,7 @@ class Model(Layer):
         self._compiled_loss = None
         self._compiled_metrics = None
         self._train_variables = None
+        self._device = None
 
     # -- structure -----------------------------------------------------------------------------
     @property
@@ -244,13 +247,29 @@ class Model(Layer):
     # -- compile -------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
                 metrics: Any = None, weighted_metrics: Any = None,
-                run_eagerly: bool = False) -> None:
+                run_eagerly: bool = False, device: str | None = None) -> None:
         """Configure training: optimizer, loss(es) per output, loss weights and metrics.
 
         ``run_eagerly`` is accepted for Keras compatibility; fastkeras always runs eagerly.
+        ``device`` picks where ``fit``/``evaluate``/``predict`` run: ``'cpu'``, ``'cuda'``
+        (the device-resident path of :mod:`fastkeras.engine.device_training`; a model it
+        cannot run raises ``ValueError``), ``'auto'`` (CUDA when usable and the model runs
+        there, else the CPU) or None, the process-wide device of
+        :func:`fastkeras.config.get_device`.
+
+        Raises
+        ------
+        ValueError
+            For a ``device`` outside ``'cpu'``, ``'cuda'``, ``'auto'``.
+        CudaUnavailableError
+            For ``device='cuda'`` where CUDA is not usable.
         """
+        from fastkeras import config
         from fastkeras import metrics as metrics_module
         from fastkeras import optimizers
+        if device is not None:
+            config.resolve_device(device, "device")
+            device = device.lower()
         self.optimizer = optimizers.get(optimizer)
         for identifier in structure.flatten(loss):
             if identifier is not None:
@@ -265,6 +284,7 @@ class Model(Layer):
         self._compile_args = {"optimizer": optimizer, "loss": loss,
                               "loss_weights": loss_weights, "metrics": metrics,
                               "weighted_metrics": weighted_metrics}
+        self._device = device
         self._compiled_loss = self._compiled_metrics = None
         names = self._known_output_names()
         if names is not None:
@@ -410,6 +430,17 @@ class Model(Layer):
         if "nb_epoch" in kwargs:
             epochs = kwargs.pop("nb_epoch")
         workers, max_queue_size = _pop_prefetch_kwargs(kwargs, "fit")
+        self._assert_compiled()
+        if self._on_device(True, x, y, sample_weight, validation_data):
+            from fastkeras.engine import device_training
+            if class_weight is not None and sample_weight is not None:
+                raise ValueError("You cannot `class_weight` and `sample_weight` at the same "
+                                 "time.")
+            return device_training.fit(
+                self, x, y, batch_size, epochs, _verbosity(verbose), callbacks,
+                validation_split, validation_data, shuffle, class_weight, sample_weight,
+                initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+                validation_freq)
         return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
                          validation_data, shuffle, class_weight, sample_weight, initial_epoch,
                          steps_per_epoch, validation_steps, validation_batch_size,
@@ -533,6 +564,30 @@ class Model(Layer):
         cbs.on_test_end(logs)
         return logs
 
+    def _on_device(self, training: bool, x: Any, y: Any = None, sample_weight: Any = None,
+                   validation_data: Any = None) -> bool:
+        """Whether this call runs on the device-resident CUDA path.
+
+        The device is the one given to ``compile`` (None: the process-wide one). On ``'cuda'``
+        a call the path cannot run raises; on ``'auto'`` it runs on the CPU, logged once per
+        call at INFO level.
+        """
+        from fastkeras import config
+        requested = self._device if self.compiled else None
+        if config.resolve_device(requested, "device") != "cuda":
+            return False
+        from fastkeras.engine import device_training
+        reason = device_training.unsupported(self, training, x, y, sample_weight,
+                                             validation_data)
+        if reason is None:
+            return True
+        if requested == "auto":
+            _LOG.info("fastkeras: device 'auto' runs model '%s' on the CPU; the CUDA path does "
+                      "not support %s.", self.name, reason)
+            return False
+        raise ValueError(f"The CUDA training path does not support {reason}; compile the model "
+                         "with device='cpu' to run it on the CPU.")
+
     # -- evaluate / predict --------------------------------------------------------------------
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
@@ -542,6 +597,11 @@ class Model(Layer):
         workers, max_queue_size = _pop_prefetch_kwargs(kwargs, "evaluate")
         self._assert_compiled()
         verbose = _verbosity(verbose)
+        if self._on_device(False, x, y, sample_weight):
+            from fastkeras.engine import device_training
+            logs = device_training.evaluate(self, x, y, batch_size, verbose, sample_weight,
+                                            steps, callbacks)
+            return self._results(logs, return_dict)
         handler = DataHandler(x, y, sample_weight, targets=self._targets,
                               batch_size=batch_size, steps=steps, workers=workers,
                               max_queue_size=max_queue_size)
@@ -557,6 +617,9 @@ class Model(Layer):
         """Return the model outputs on ``x`` as float arrays (batched; no compile needed)."""
         workers, max_queue_size = _pop_prefetch_kwargs(kwargs, "predict")
         verbose = _verbosity(verbose)
+        if self._on_device(False, x):
+            from fastkeras.engine import device_training
+            return device_training.predict(self, x, batch_size, verbose, steps, callbacks)
         handler = DataHandler(x, batch_size=batch_size, steps=steps, workers=workers,
                               max_queue_size=max_queue_size)
         cbs = self._callback_list(callbacks, False, verbose, 1, handler.steps)
