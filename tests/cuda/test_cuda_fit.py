@@ -117,8 +117,8 @@ def test_adam_dropout_fit_matches_cpu_with_validation_and_batch_callbacks():
 
 
 def test_sgd_momentum_shuffled_sparse_fit_with_sample_weights_matches_cpu():
-    x, labels, _ = data(n=6)
-    weights = np.linspace(0.5, 2.0, 6).astype(np.float32)
+    x, labels, _ = data(n=8)
+    weights = np.linspace(0.5, 2.0, 8).astype(np.float32)
 
     def build():
         inputs = Input((2, 3))
@@ -133,10 +133,11 @@ def test_sgd_momentum_shuffled_sparse_fit_with_sample_weights_matches_cpu():
     histories = {}
     for device, model in models.items():
         np.random.seed(4)
-        histories[device] = model.fit(x.reshape(6, 2, 3), labels, batch_size=4, epochs=2,
+        histories[device] = model.fit(x.reshape(8, 2, 3), labels, batch_size=4, epochs=2,
                                       shuffle=True, sample_weight=weights, verbose=0,
-                                      callbacks=[seen[device]]).history
+                                      validation_split=0.25, callbacks=[seen[device]]).history
     assert_same_history(histories["cpu"], histories["cuda"])
+    assert "val_sparse_categorical_accuracy" in histories["cuda"]
     assert_close_lists(models["cpu"].get_weights(), models["cuda"].get_weights())
     assert_close_lists(models["cpu"].optimizer.get_weights(),
                        models["cuda"].optimizer.get_weights())
@@ -146,11 +147,12 @@ def test_sgd_momentum_shuffled_sparse_fit_with_sample_weights_matches_cpu():
     assert not np.allclose(seen["cuda"].epochs[0][0], seen["cuda"].epochs[1][0])
 
 
-@pytest.mark.parametrize("loss, optimizer, activation", [
-    ("binary_crossentropy", optimizers.RMSprop(0.05, momentum=0.5, centered=True), "sigmoid"),
-    ("mse", optimizers.Adagrad(0.2, clipvalue=0.05, weight_decay=0.01), "elu"),
+@pytest.mark.parametrize("loss, optimizer, activation, class_weight", [
+    ("binary_crossentropy", optimizers.RMSprop(0.05, momentum=0.5, centered=True), "sigmoid",
+     {0: 0.5, 1: 3.0}),
+    ("mse", optimizers.Adagrad(0.2, clipvalue=0.05, weight_decay=0.01), "elu", None),
 ])
-def test_other_losses_and_optimizers_match_cpu(loss, optimizer, activation):
+def test_other_losses_and_optimizers_match_cpu(loss, optimizer, activation, class_weight):
     x, labels, _ = data(n=5)
     y = np.stack([labels % 2, labels // 2], axis=1).astype(np.float32)
 
@@ -158,7 +160,7 @@ def test_other_losses_and_optimizers_match_cpu(loss, optimizer, activation):
         return Sequential([Input((6,)), Dense(2, activation=activation)])
 
     models = twins(build, optimizer=optimizer, loss=loss, metrics=["binary_accuracy"])
-    histories = run_both(models, x, y, batch_size=5, epochs=1)
+    histories = run_both(models, x, y, batch_size=5, epochs=1, class_weight=class_weight)
     assert_same_history(histories["cpu"], histories["cuda"])
     assert_close_lists(models["cpu"].get_weights(), models["cuda"].get_weights())
 
