@@ -431,21 +431,19 @@ class _Resident:
         self.model = model
         self.steps = steps
         self.dtype = _dtype(steps)
-        self.train = train
         self.variables = [v for s in steps if s.kind == "dense" for v in s.layer.weights]
         self.device = {id(v): to_device(np.ascontiguousarray(v.value)) for v in self.variables}
         self.empty_bias = to_device(_EMPTY[self.dtype])
         self.trainable = list(model.trainable_weights) if train else []
         self.slots: list = []
         self.d_slots: list = []
-        if train and self.trainable:
+        if self.trainable:
             model.optimizer.build(self.trainable)
             self.slots = _pairs(model.optimizer, self.trainable)
             self.d_slots = [[to_device(np.ascontiguousarray(s.value)) for s in group]
                             for group in self.slots]
         self.grads = {id(v): device_empty(v.shape, self.dtype) for v in self.trainable}
         # Per step: its input and output and, for Dense, the pre-activation and gradients.
-        self.rows = batch_size
         self.buffers = []
         for step in steps:
             shape = (batch_size,) + tuple(step.layer.output_shape[1:])
@@ -458,8 +456,10 @@ class _Resident:
                 in_shape = (batch_size,) + tuple(step.layer.input_shape[1:])
                 buf["din"] = device_empty(in_shape, self.dtype)
             self.buffers.append(buf)
-        first_weighted = next(i for i, s in enumerate(steps) if s.kind == "dense")
-        self.first_weighted = first_weighted
+        # The backward pass stops at the first layer with trainable weights.
+        trained = {id(v) for v in self.trainable}
+        self.first_trained = next((i for i, s in enumerate(steps) if s.kind == "dense"
+                                   and any(id(v) in trained for v in s.layer.weights)), 0)
         self.saved: list = []
         self.keys: list = []
 
@@ -522,7 +522,6 @@ class _Resident:
             else:
                 out = h
             h = out
-        self.outputs = h
         return h
 
     def backward(self, g: Any, rows: int, at_logits: bool) -> None:
@@ -533,7 +532,7 @@ class _Resident:
         keys = list(self.keys)
         trainable = {id(v) for v in self.trainable}
         last = len(self.steps) - 1
-        for i in range(last, self.first_weighted - 1, -1):
+        for i in range(last, self.first_trained - 1, -1):
             step, buf, h = self.steps[i], self.buffers[i], self.saved[i]
             layer = step.layer
             fused_here = at_logits and i == last
@@ -541,7 +540,7 @@ class _Resident:
                 g = g.reshape(h.shape)
             elif step.kind == "dense":
                 code = kd.LINEAR if fused_here else step.code
-                dx = buf["din"][:rows] if i > self.first_weighted else None
+                dx = buf["din"][:rows] if i > self.first_trained else None
                 kernel, bias = layer.kernel, layer.bias
                 dk = self.grads[id(kernel)] if id(kernel) in trainable else None
                 db = self.grads[id(bias)] if bias is not None and id(bias) in trainable else None
@@ -568,7 +567,7 @@ class _Resident:
         lr = opt._step_learning_rate()
         unscale = 1.0 if opt.loss_scale_factor is None else 1.0 / opt.loss_scale_factor
         clip = opt.clipvalue if opt.clipvalue else math.inf
-        for v, d_slots in zip(self.trainable, self.d_slots or [[]] * len(self.trainable)):
+        for v, d_slots in zip(self.trainable, self.d_slots):
             dt = v.dtype.type
             decay = (dt(1) - dt(opt.weight_decay) * dt(lr) if opt._uses_weight_decay(v)
                      else dt(1))
@@ -816,8 +815,9 @@ def fit(model: Any, x: Any, y: Any, batch_size: Any, epochs: int, verbose: int, 
             out = resident.forward(xb, rows, training=True)
             dz = loss_grad[:rows]
             acc.add(out, yb, swb, rows, dz, factor / rows)
-            resident.backward(dz, rows, at_logits)
-            resident.apply_gradients()
+            if resident.trainable:  # as on the CPU: no variables, no optimizer step
+                resident.backward(dz, rows, at_logits)
+                resident.apply_gradients()
             if sync.train_hooks:
                 resident.pull()
             cbs.on_train_batch_end(step, sync.batch_logs(acc, sync.train_hooks, True))

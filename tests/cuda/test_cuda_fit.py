@@ -122,7 +122,8 @@ def test_sgd_momentum_shuffled_sparse_fit_with_sample_weights_matches_cpu():
 
     def build():
         inputs = Input((2, 3))
-        hidden = Dense(4, activation="tanh")(Flatten()(inputs))
+        frozen = Dense(5, activation="softsign", trainable=False)
+        hidden = Dense(4, activation="tanh")(frozen(Flatten()(inputs)))
         outputs = Activation("softmax")(Dense(3, use_bias=False)(hidden))
         return Model(inputs, outputs)
 
@@ -144,7 +145,9 @@ def test_sgd_momentum_shuffled_sparse_fit_with_sample_weights_matches_cpu():
     # an epoch-end callback sees the epoch's weights (written back before it runs)
     for w_cpu, w_gpu in zip(seen["cpu"].epochs, seen["cuda"].epochs):
         assert_close_lists(w_cpu, w_gpu)
-    assert not np.allclose(seen["cuda"].epochs[0][0], seen["cuda"].epochs[1][0])
+    first, second = seen["cuda"].epochs
+    assert not np.allclose(first[2], second[2])
+    np.testing.assert_array_equal(first[0], second[0])  # the frozen layer's kernel
 
 
 @pytest.mark.parametrize("loss, optimizer, activation, class_weight", [
@@ -221,3 +224,20 @@ def test_auto_falls_back_to_the_cpu_with_one_info_line(caplog):
     assert "runs model" in lines[0].getMessage() and "Lambda" in lines[0].getMessage()
     expected = reference.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
     assert history.history == expected.history
+
+
+def test_bad_data_raises_before_training():
+    x, labels, y = data()
+    model = Sequential([Input((6,)), Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", device="cuda")
+    start = model.get_weights()
+    with pytest.raises(ValueError, match=r"expects shape \(None, 6\); received x of shape "
+                                         r"\(8, 5\)"):
+        model.fit(x[:, :5], y, verbose=0)
+    with pytest.raises(ValueError, match=r"`sample_weight` must have shape \(samples,\)"):
+        model.fit(x, y, sample_weight=np.ones((8, 2), np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"target.shape=\(8,\), output.shape=\(8, 3\)"):
+        model.fit(x, labels, verbose=0)
+    with pytest.raises(ValueError, match="`y` \\(the targets\\) must be provided"):
+        model.evaluate(x, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(start, model.get_weights()))
