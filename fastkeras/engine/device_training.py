@@ -60,7 +60,7 @@ class Unsupported(ValueError):
     """The resident GPU path cannot run this model or data; the message names what."""
 
 
-# -- what the path supports -----------------------------------------------------------------------
+# -- what the path supports ------------------------------------------------------------------------
 
 @dataclass
 class _Step:
@@ -276,7 +276,7 @@ def unsupported(model: Any, training: bool, x: Any = None, y: Any = None,
     return None
 
 
-# -- data on the device ---------------------------------------------------------------------------
+# -- data on the device ----------------------------------------------------------------------------
 
 def _host(a: Any) -> np.ndarray | None:
     return None if a is None else np.asarray(a.value if isinstance(a, Tensor) else a)
@@ -394,7 +394,7 @@ class _Batches:
             yield x.reshape((stop - start,) + self.data.sample_shape), y, sw, stop - start
 
 
-# -- the resident model ---------------------------------------------------------------------------
+# -- the resident model ----------------------------------------------------------------------------
 
 def _pairs(optimizer: Any, variables: list) -> list:
     """Per variable, the optimizer slots its kernel updates (host Variables, in kernel order)."""
@@ -616,7 +616,7 @@ def _optimizer_step(opt: Any, flat: list, lr: Any, gscale: Any, clip: Any, decay
         optim.adagrad_step(w, g, acc, gscale, clip, decay, lr, dt(opt.epsilon))
 
 
-# -- losses, metrics and logs on the device ---------------------------------------------------------
+# -- losses, metrics and logs on the device --------------------------------------------------------
 
 def _metric_objects(model: Any, y: Any) -> list:
     """The compiled metric objects: the model's, or made from the targets' and the output's
@@ -733,7 +733,7 @@ class _Sync:
         return self.logs
 
 
-# -- fit / evaluate / predict -----------------------------------------------------------------------
+# -- fit / evaluate / predict ----------------------------------------------------------------------
 
 def _batch_size(value: Any) -> int:
     size = 32 if value is None else value

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastkeras import config, device, optimizers, regularizers
+from fastkeras.callbacks import Callback, ModelCheckpoint
 from fastkeras.device import CudaUnavailableError, status_from
 from fastkeras.engine import device_training
 from fastkeras.layers import Dense, Dropout, Flatten, Input, Lambda
@@ -149,3 +150,57 @@ def test_sparse_labels_are_checked_as_the_cpu_loss_checks_them():
     assert labels.dtype == np.int32 and labels.tolist() == [2, 0]
     with pytest.raises(ValueError, match=r"target.shape=\(2, 3\), output.shape=\(2, 2\)"):
         device_training._targets(np.zeros((2, 3)), 2, np.dtype(np.float32), "mean_squared_error")
+
+
+class CountingReads:
+    """Stands in for the device accumulators: counts read-backs."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        return {"loss": float(self.reads)}
+
+
+class BatchLogger(Callback):
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+
+def sync_for(callbacks, verbose):
+    from fastkeras.callbacks import CallbackList
+
+    cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                       epochs=1, steps=3)
+    return device_training._Sync(cbs, verbose)
+
+
+def test_read_back_and_weight_sync_policy(tmp_path):
+    live = sync_for([], verbose=1)
+    acc = CountingReads()
+    seen = [live.batch_logs(acc, live.train_hooks, True)["loss"]]
+    live.last_read = float("inf")  # just read: the bar is not due
+    seen.append(live.batch_logs(acc, live.train_hooks, True)["loss"])
+    live.last_read = -float("inf")  # the bar's refresh interval has passed
+    seen.append(live.batch_logs(acc, live.train_hooks, True)["loss"])
+    assert seen == [1.0, 1.0, 2.0]
+    live.last_read = -float("inf")
+    assert live.batch_logs(acc, live.test_hooks, False)["loss"] == 2.0  # no bar in fit's eval
+    assert not (live.epoch_weights or live.train_hooks or live.test_hooks)
+
+    quiet = sync_for([], verbose=2)
+    acc = CountingReads()
+    assert [quiet.batch_logs(acc, quiet.train_hooks, True) for _ in range(3)] == [{}] * 3
+    assert acc.reads == 0
+
+    hooked = sync_for([BatchLogger()], verbose=0)
+    acc = CountingReads()
+    assert [hooked.batch_logs(acc, hooked.train_hooks, True)["loss"] for _ in range(3)] == \
+        [1.0, 2.0, 3.0]
+    assert hooked.epoch_weights and hooked.train_hooks and not hooked.test_hooks
+
+    per_epoch = sync_for([ModelCheckpoint(str(tmp_path / "m.keras"))], verbose=0)
+    assert per_epoch.epoch_weights and not per_epoch.train_hooks
+    per_batch = sync_for([ModelCheckpoint(str(tmp_path / "m.keras"), save_freq=2)], verbose=0)
+    assert per_batch.train_hooks
