@@ -12,7 +12,9 @@ even a single image uses every core:
 1. resample each row: the taps and weights of all its pixels in one vectorised loop, then the
    interpolation of every channel from those (pixels whose taps need a fill mode's folding are
    redone by the general path); images that need no min/max go straight on through the
-   pointwise chain, the others record the row's min/max;
+   pointwise chain, the others record the row's min/max. For images larger than
+   ``_PREFETCH_BYTES``, the input rows each block of output rows will read are streamed into
+   the cache one block ahead;
 2. only for images with a channel shift or brightness: the pointwise chain, using the image's
    min/max (the min/max after the channel shift follow analytically, spec §3.3);
 3. only when a samplewise step is on: samplewise, then featurewise, steps from the image's mean
@@ -55,6 +57,12 @@ _EPSILON = 1e-6  # standardize's literal epsilon (spec §5)
 # Coordinates must stay well inside int64 for the tap arithmetic; beyond 2**52 a float64
 # coordinate has no fractional part left, so no meaningful transform needs more.
 _MAX_COORDINATE = 2.0**52
+
+# Prefetching (see _touch_rows): images whose input is larger than this many bytes (those that
+# do not stay in the L1/L2 caches anyway) have the input rows of the next _PREFETCH_ROWS output
+# rows read ahead, _PREFETCH_ROWS at a time.
+_PREFETCH_BYTES = 65536
+_PREFETCH_ROWS = 8
 
 _INPUT_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -232,10 +240,29 @@ def _row_taps(matrices, n, rr, flip_h, H, W, rs, cs, mode, order, offs, wts, fas
 
 
 @njit(cache=True)
+def _bilinear(xf, q, d1, d2, d3, a0, a1, b0, b1):
+    """One channel's four taps at ``q``, ``q + d1``, ``q + d2``, ``q + d3``, summed as scipy
+    sums them (row weights ``a``, column weights ``b``)."""
+    t = 0.0
+    t += (np.float64(xf[q]) * a0) * b0
+    t += (np.float64(xf[q + d1]) * a0) * b1
+    t += (np.float64(xf[q + d2]) * a1) * b0
+    t += (np.float64(xf[q + d3]) * a1) * b1
+    return t
+
+
+@njit(cache=True)
 def _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, offs, wts, fast):
-    """Interpolate the row's ``fast`` pixels, all channels, summing as scipy does."""
+    """Interpolate the row's ``fast`` pixels, all channels, summing as scipy does.
+
+    One and three channels (RGB, channels last) are written out without a channel loop: at
+    these counts the loop's overhead per pixel costs as much as the arithmetic.
+    """
     ucs = np.uint64(cs)
     uchs = np.uint64(chs)
+    one = np.uint64(1)
+    two = np.uint64(2)
+    rgb = C == 3 and chs == 1
     for c in range(W):
         if not fast[c]:
             continue
@@ -255,14 +282,16 @@ def _fast_pixels(xf, of, ibase, obase, W, C, cs, chs, order, offs, wts, fast):
         a1 = wts[1, c]
         b0 = wts[2, c]
         b1 = wts[3, c]
-        for ch in range(C):
-            q = p + np.uint64(ch) * uchs
-            t = 0.0
-            t += (np.float64(xf[q]) * a0) * b0
-            t += (np.float64(xf[q + d1]) * a0) * b1
-            t += (np.float64(xf[q + d2]) * a1) * b0
-            t += (np.float64(xf[q + d3]) * a1) * b1
-            of[o + np.uint64(ch) * uchs] = t
+        if C == 1:
+            of[o] = _bilinear(xf, p, d1, d2, d3, a0, a1, b0, b1)
+        elif rgb:
+            of[o] = _bilinear(xf, p, d1, d2, d3, a0, a1, b0, b1)
+            of[o + one] = _bilinear(xf, p + one, d1, d2, d3, a0, a1, b0, b1)
+            of[o + two] = _bilinear(xf, p + two, d1, d2, d3, a0, a1, b0, b1)
+        else:
+            for ch in range(C):
+                k = np.uint64(ch) * uchs
+                of[o + k] = _bilinear(xf, p + k, d1, d2, d3, a0, a1, b0, b1)
 
 
 @njit(cache=True)
@@ -516,9 +545,66 @@ def _row_layout(shape, channels_first):
     return N, H, W, C, W * C, C, 1, 1, 0, W * C
 
 
+@njit(cache=True)
+def _input_rows(matrices, n, r0, r1, flip_v, H, W):
+    """First and last input row (clamped to the image) that output rows ``r0..r1`` of image
+    ``n`` read at spline order 0 or 1, from the four corners of that block."""
+    lo = np.inf
+    hi = -np.inf
+    for r in (r0, r1):
+        rr = H - 1 - r if flip_v else r
+        for cc in (0, W - 1):
+            v = matrices[n, 0, 2] + rr * matrices[n, 0, 0] + cc * matrices[n, 0, 1]
+            lo = min(lo, v)
+            hi = max(hi, v)
+    first = np.int64(min(max(np.floor(lo), 0.0), H - 1.0))
+    last = np.int64(min(max(np.floor(hi) + 1.0, 0.0), H - 1.0))
+    return first, last
+
+
+@njit(cache=True)
+def _touch_rows(xf, ibase, first, last, rs, outer, so, inner):
+    """Read one element per cache line of input rows ``first..last``; returns their sum.
+
+    A rotated output row reads a diagonal strip across many input rows, a pattern the
+    hardware prefetcher does not follow, so each new cache line would stall the resampling.
+    Reading the rows ahead in address order streams them into the cache instead. The sum is
+    returned (and kept by the caller) only so that the reads are not optimised away.
+    """
+    step = max(64 // xf.itemsize, 1)
+    total = 0.0
+    for ir in range(first, last + 1):
+        for a in range(outer):
+            q = ibase + ir * rs + a * so
+            for j in range(0, inner, step):
+                total += np.float64(xf[q + j])
+    return total
+
+
+@njit(cache=True)
+def _prefetch(xf, ibase, matrices, n, r, flip_v, H, W, rs, outer, so, inner, lo, hi):
+    """Read ahead the input rows of output rows ``r .. r + 2 * _PREFETCH_ROWS - 1`` of image
+    ``n`` that are not among the rows ``lo..hi`` read already (none when ``hi < lo``).
+
+    Called every ``_PREFETCH_ROWS`` rows: each block's rows were read with the previous
+    block, and this call reads the next block's. Returns the new ``lo, hi`` and the reads'
+    sum.
+    """
+    first, last = _input_rows(matrices, n, r, min(r + 2 * _PREFETCH_ROWS - 1, H - 1), flip_v,
+                              H, W)
+    if hi < lo:
+        return first, last, _touch_rows(xf, ibase, first, last, rs, outer, so, inner)
+    total = 0.0
+    if first < lo:
+        total += _touch_rows(xf, ibase, first, lo - 1, rs, outer, so, inner)
+    if last > hi:
+        total += _touch_rows(xf, ibase, hi + 1, last, rs, outer, so, inner)
+    return min(first, lo), max(last, hi), total
+
+
 @njit(parallel=True, cache=True)
 def _resample_pass(x, out, matrices, flags, mode, cval, order, post, scale, mean, std,
-                   channels_first, rowstats, nchunks):
+                   channels_first, rowstats, touched):
     """Pass 1 over all rows: resample. Rows of images without a channel shift or brightness
     are also rescaled (and get the featurewise steps when no samplewise step follows) and,
     with a samplewise step, leave their moments in ``rowstats[:, 2:5]``; rows of the other
@@ -529,26 +615,40 @@ def _resample_pass(x, out, matrices, flags, mode, cval, order, post, scale, mean
     meanf = mean.reshape(-1)
     stdf = std.reshape(-1)
     nrows = N * H
+    nchunks = len(touched)
     for k in prange(nchunks):
-        _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf,
-                        rowstats, k * nrows // nchunks, (k + 1) * nrows // nchunks, H, W, C, rs,
-                        cs, chs, outer, so, inner, channels_first)
+        touched[k] = _resample_chunk(
+            xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf, rowstats,
+            k * nrows // nchunks, (k + 1) * nrows // nchunks, H, W, C, rs, cs, chs, outer, so,
+            inner, channels_first)
 
 
 @njit(cache=True)
 def _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf,
                     rowstats, t0, t1, H, W, C, rs, cs, chs, outer, so, inner, channels_first):
-    """Pass 1 on rows ``t0:t1`` of the batch (see :func:`_resample_pass`)."""
+    """Pass 1 on rows ``t0:t1`` of the batch (see :func:`_resample_pass`); returns the sum
+    of the prefetching reads."""
     img = H * W * C
     samplewise = (post & _SAMPLEWISE) != 0
     offs = np.empty((3, W), np.uint64)
     wts = np.empty((4, W), np.float64)
     fast = np.empty(W, np.bool_)
+    prefetch = img * xf.itemsize > _PREFETCH_BYTES
+    touched = 0.0
+    lo = 0  # input rows lo..hi of the current image are already read ahead (none: hi < lo)
+    hi = -1
     for t in range(t0, t1):
         n = t // H
         r = t - n * H
         fl = flags[n]
         base = n * img + r * rs
+        if r == 0 or t == t0:
+            lo = 0
+            hi = -1
+        if prefetch and fl & AFFINE and (r % _PREFETCH_ROWS == 0 or t == t0):
+            lo, hi, total = _prefetch(xf, n * img, matrices, n, r, fl & FLIP_V, H, W, rs, outer,
+                                      so, inner, lo, hi)
+            touched += total
         _resample_row(xf, of, n * img, base, matrices, n, fl, r, H, W, C, rs, cs, chs, outer, so,
                       inner, channels_first, mode, cval, order, offs, wts, fast)
         if fl & _NEEDS_MINMAX:
@@ -565,6 +665,7 @@ def _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, mea
             rowstats[t, 2] = p
             rowstats[t, 3] = s
             rowstats[t, 4] = q
+    return touched
 
 
 @njit(parallel=True, cache=True)
@@ -783,11 +884,12 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
 
     t = out.dtype
     rowstats = np.empty((N * H, 5), np.float64)
-    nchunks = min(N * H, 16 * numba.get_num_threads())
+    # One value per chunk of rows: the sum of its prefetching reads (see _touch_rows).
+    touched = np.empty(min(N * H, 16 * numba.get_num_threads()))
     previous = numba.set_parallel_chunksize(1)  # chunks handed out one at a time: balance
     try:
         _resample_pass(x, out, matrices, flags, mode, cval, order, post,
-                       t.type(rescale), mean, std, channels_first, rowstats, nchunks)
+                       t.type(rescale), mean, std, channels_first, rowstats, touched)
     finally:
         numba.set_parallel_chunksize(previous)
     minmax = (flags & _NEEDS_MINMAX) != 0

@@ -14,8 +14,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image, ImageEnhance
 
 from fastkeras.kernels.resample import (
-    AFFINE, BRIGHTNESS, CHANNEL_SHIFT, FEATURE_CENTER, FEATURE_STD, FLIP_H, FLIP_V, MODES,
-    RESCALE, SAMPLE_CENTER, SAMPLE_STD, affine_batch, resample,
+    _PREFETCH_BYTES, AFFINE, BRIGHTNESS, CHANNEL_SHIFT, FEATURE_CENTER, FEATURE_STD, FLIP_H,
+    FLIP_V, MODES, RESCALE, SAMPLE_CENTER, SAMPLE_STD, _input_rows, _touch_rows, affine_batch,
+    resample,
 )
 
 NO_STATS = np.zeros((1, 1, 1), np.float32)
@@ -216,6 +217,78 @@ def test_one_and_two_pixel_axes(mode):
             for order in (0, 1):
                 assert_array_equal(resample(x, m, mode, -3.5, order),
                                    scipy_resample(x, m, mode, -3.5, order))
+
+
+# Images above _PREFETCH_BYTES have their input rows read ahead in blocks; batches of three
+# split into chunks that start mid-image on one and on two threads.
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("order", [0, 1])
+def test_large_images_bit_identical_on_one_and_two_threads(mode, order):
+    case = 2 * sorted(MODES).index(mode) + order
+    rng = np.random.default_rng(case)
+    c, dtype, channels_first = [(1, np.float64, False), (3, np.float32, False),
+                                (3, np.uint8, False), (4, np.float32, True),
+                                (5, np.uint8, False)][case % 5]
+    h, w = 170, 150
+    assert h * w * c * np.dtype(dtype).itemsize > _PREFETCH_BYTES
+    shape = (3, c, h, w) if channels_first else (3, h, w, c)
+    x = image(rng, shape, dtype)
+    matrices = np.stack([keras_matrix(20, 9.0, -15.0, 10, 1.2, 0.8, h, w),
+                         keras_matrix(-160, -30.0, 4.0, -8, 0.7, 1.3, h, w),
+                         np.array([[2.5, 0.4, -60.0], [-0.3, 1.0, 7.5]])])
+    flags = np.array([AFFINE | FLIP_V, AFFINE | FLIP_H, AFFINE | FLIP_H | FLIP_V], np.uint8)
+    rows, cols = (1, 2) if channels_first else (0, 1)
+    threads = numba.get_num_threads()
+    try:
+        for n_threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(n_threads)
+            got = run_batch(x, matrices, flags, mode=mode, cval=-7.25, order=order,
+                            channels_first=channels_first, out_dtype=np.float64)
+            for i in range(3):
+                want = scipy_resample(x[i].astype(np.float64), matrices[i], mode, -7.25, order,
+                                      channels_first)
+                if flags[i] & FLIP_H:
+                    want = np.flip(want, cols)
+                if flags[i] & FLIP_V:
+                    want = np.flip(want, rows)
+                assert_array_equal(got[i], want)
+    finally:
+        numba.set_num_threads(threads)
+
+
+@settings(max_examples=200, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), flip_v=st.booleans(),
+       m=st.lists(st.floats(-50, 50, allow_nan=False), min_size=3, max_size=3),
+       rows=st.tuples(st.integers(0, 39), st.integers(0, 39)))
+def test_input_rows_are_the_rows_a_block_reads(h, w, flip_v, m, rows):
+    """The prefetched rows are exactly the clamped taps floor(r), floor(r) + 1 (order 0 taps
+    floor(r + 0.5) among them) of the block's pixels, computed as the kernel does."""
+    r0, r1 = sorted(min(r, h - 1) for r in rows)
+    matrices = np.zeros((1, 2, 3))
+    matrices[0, 0] = m
+    first, last = _input_rows(matrices, 0, r0, r1, flip_v, h, w)
+    taps = []
+    for r in range(r0, r1 + 1):
+        rr = h - 1 - r if flip_v else r
+        rin = (m[2] + rr * m[0]) + np.arange(w) * m[1]
+        taps += [np.floor(rin), np.floor(rin) + 1]
+    taps = np.clip(np.concatenate(taps), 0, h - 1)
+    assert (first, last) == (taps.min(), taps.max())
+
+
+@pytest.mark.parametrize("dtype, channels_first", [(np.uint8, False), (np.float32, False),
+                                                   (np.float64, True)])
+def test_touch_rows_reads_one_element_per_cache_line_of_the_rows(dtype, channels_first):
+    x = np.random.default_rng(4).integers(0, 256, (2, 3, 9, 50)).astype(dtype)
+    if not channels_first:
+        x = np.ascontiguousarray(x.reshape(2, 9, 50, 3))
+    img = x[0].size
+    rs, outer, so, inner = (50, 3, 9 * 50, 50) if channels_first else (150, 1, 0, 150)
+    step = 64 // x.itemsize
+    flat = x.reshape(-1).astype(np.float64)
+    want = sum(flat[img + r * rs + a * so + j] for r in range(2, 7) for a in range(outer)
+               for j in range(0, inner, step))
+    assert _touch_rows(x.reshape(-1), img, 2, 6, rs, outer, so, inner) == want
 
 
 @pytest.mark.parametrize("mode, expected", [
