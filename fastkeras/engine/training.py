@@ -701,6 +701,10 @@ class Model(Layer):
         warnings.warn("`Model.fit_generator` is deprecated; use `Model.fit`, which supports "
                       "generators.", DeprecationWarning, stacklevel=2)
         _check_multiprocessing(use_multiprocessing)
+        self._assert_compiled()
+        # Generators never run on the CUDA path: with device 'cuda' this raises, with 'auto' it
+        # logs the fallback, as fit does.
+        self._on_device(True, generator)
         return self._fit(generator, None, None, epochs, verbose, callbacks, 0.0,
                          validation_data, shuffle, class_weight, None, initial_epoch,
                          steps_per_epoch, validation_steps, None, validation_freq,

@@ -204,3 +204,22 @@ def test_read_back_and_weight_sync_policy(tmp_path):
     assert per_epoch.epoch_weights and not per_epoch.train_hooks
     per_batch = sync_for([ModelCheckpoint(str(tmp_path / "m.keras"), save_freq=2)], verbose=0)
     assert per_batch.train_hooks
+
+
+def test_generators_are_refused_on_cuda(monkeypatch):
+    monkeypatch.setattr(config, "resolve_device", lambda requested, argument: "cuda")
+    x, y = xy()
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse")
+
+    def batches():
+        while True:
+            yield x, y
+    with pytest.raises(ValueError, match="`x` of type generator.*device='cpu'"):
+        model.fit(batches(), steps_per_epoch=1, verbose=0)
+    with pytest.warns(DeprecationWarning), \
+            pytest.raises(ValueError, match="`x` of type generator"):
+        model.fit_generator(batches(), steps_per_epoch=1, verbose=0)
+    with pytest.warns(DeprecationWarning), \
+            pytest.raises(ValueError, match="`x` of type generator"):
+        model.predict_generator(batches(), steps=1)
