@@ -24,9 +24,10 @@ Where things live during ``fit``:
   than History and the progress bar has batch hooks, or for the progress bar (``verbose=1``)
   at most once per refresh interval of the bar.
 - Weights and slots are written back to the host ``Variable`` s at the end of ``fit``, and around
-  the callbacks that may read or set them: at each epoch end when there are callbacks besides
-  History and the progress bar, and around every batch hook of such callbacks (a
-  ``ModelCheckpoint`` saving per epoch has none).
+  the callbacks that may read or set them (any but History, the progress bar, CSVLogger and
+  TerminateOnNaN, which read only their logs): before each epoch's validation and end hooks and
+  copied over again after them, and likewise around every batch of a fit whose callbacks have
+  batch hooks (a ``ModelCheckpoint`` saving per epoch has none).
 
 Dropout draws its masks from the layer's own ``(seed, counter)`` stream with the CPU's
 counter-based generator, so masks are bit-identical to a CPU ``fit`` of the same model.
@@ -713,11 +714,14 @@ class _Sync:
     """When the accumulators are read back and the weights written back around callbacks."""
 
     def __init__(self, cbs: Any, verbose: int):
-        from fastkeras.callbacks import History, ProgbarLogger
+        from fastkeras.callbacks import CSVLogger, History, ProgbarLogger, TerminateOnNaN
 
         custom = [cb for cb in cbs.callbacks if not isinstance(cb, (History, ProgbarLogger))]
-        self.epoch_weights = bool(custom)
+        # callbacks that may touch the model (the built-in loggers read only their logs)
+        touching = [cb for cb in custom if not isinstance(cb, (CSVLogger, TerminateOnNaN))]
+        self.epoch_weights = bool(touching)
         self.train_hooks = any(_overrides(cb, _TRAIN_BATCH_HOOKS) for cb in custom)
+        self.train_weights = any(_overrides(cb, _TRAIN_BATCH_HOOKS) for cb in touching)
         self.test_hooks = any(_overrides(cb, _TEST_BATCH_HOOKS) for cb in custom)
         self.live_bar = verbose == 1
         self.last_read = -math.inf
@@ -810,7 +814,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: Any, epochs: int, verbose: int, 
         cbs.on_epoch_begin(epoch)
         for step, (xb, yb, swb, rows) in enumerate(train.epoch()):
             cbs.on_train_batch_begin(step)
-            if sync.train_hooks:
+            if sync.train_weights:
                 resident.push()
             out = resident.forward(xb, rows, training=True)
             dz = loss_grad[:rows]
@@ -818,7 +822,7 @@ def fit(model: Any, x: Any, y: Any, batch_size: Any, epochs: int, verbose: int, 
             if resident.trainable:  # as on the CPU: no variables, no optimizer step
                 resident.backward(dz, rows, at_logits)
                 resident.apply_gradients()
-            if sync.train_hooks:
+            if sync.train_weights:
                 resident.pull()
             cbs.on_train_batch_end(step, sync.batch_logs(acc, sync.train_hooks, True))
             if model.stop_training:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastkeras import config, device, optimizers, regularizers
-from fastkeras.callbacks import Callback, ModelCheckpoint
+from fastkeras.callbacks import Callback, CSVLogger, ModelCheckpoint, TerminateOnNaN
 from fastkeras.device import CudaUnavailableError, status_from
 from fastkeras.engine import device_training
 from fastkeras.layers import Dense, Dropout, Flatten, Input, Lambda
@@ -198,7 +198,11 @@ def test_read_back_and_weight_sync_policy(tmp_path):
     acc = CountingReads()
     assert [hooked.batch_logs(acc, hooked.train_hooks, True)["loss"] for _ in range(3)] == \
         [1.0, 2.0, 3.0]
-    assert hooked.epoch_weights and hooked.train_hooks and not hooked.test_hooks
+    assert hooked.epoch_weights and hooked.train_hooks and hooked.train_weights
+    assert not hooked.test_hooks
+    logs_only = sync_for([TerminateOnNaN(), CSVLogger(str(tmp_path / "log.csv"))], verbose=0)
+    assert logs_only.train_hooks and not logs_only.train_weights
+    assert not logs_only.epoch_weights
 
     per_epoch = sync_for([ModelCheckpoint(str(tmp_path / "m.keras"))], verbose=0)
     assert per_epoch.epoch_weights and not per_epoch.train_hooks
