@@ -379,7 +379,9 @@ def _resample_row(xf, of, ibase, obase, matrices, n, fl, r, H, W, C, rs, cs, chs
 
 # --------------------------------------------------------------------------------------------
 # the pointwise chain and the standardize steps, one output row at a time
-# (a row is `outer` contiguous runs of `inner` elements, `so` apart)
+# (a row is `outer` contiguous runs of `inner` elements, `so` apart; the functions that divide
+# use numpy's error model, IEEE division as Keras's numpy code does it, which unlike Python's
+# zero check lets the loops vectorise)
 # --------------------------------------------------------------------------------------------
 
 
@@ -458,7 +460,7 @@ def _shift_row(of, base, outer, so, inner, d, lo, hi):
             of[k] = hi if v > hi else v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _brightness_row(of, base, outer, so, inner, channels_first, C, b, m, mx, zero):
     """Keras 3's brightness shift (spec §3.4) with the image's min ``m`` and max ``mx``.
 
@@ -503,7 +505,7 @@ def _scale_row(of, base, outer, so, inner, s):
             of[k] = of[k] * s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sample_row(of, base, outer, so, inner, post, smean, sden):
     """Samplewise centre (``v -= smean``) and scale (``v /= sden``) in the output dtype."""
     for a in range(outer):
@@ -518,7 +520,7 @@ def _sample_row(of, base, outer, so, inner, post, smean, sden):
                 of[k] = of[k] / sden
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _feature_row(of, base, outer, so, inner, img_off, post, meanf, stdf):
     """Featurewise ``v -= mean`` then ``v /= (std + float32(1e-6))`` (float32 statistics)."""
     for a in range(outer):

@@ -505,6 +505,17 @@ def test_rescale_and_featurewise_exact(post, channels_first):
         assert_array_equal(got[i], ref_standardize(x[i], post, 1 / 255, mean, std))
 
 
+def test_featurewise_std_of_minus_epsilon_divides_by_zero_as_numpy():
+    """std + 1e-6 == 0 gives numpy's inf and nan (Keras divides in numpy), not an error."""
+    x = np.array([[[[2.0], [-3.0], [0.0], [5.0]]]], np.float32)
+    std = np.array([[[-1e-6], [-1e-6], [-1e-6], [1.0]]], np.float32)
+    got = run_batch(x, flags=0, post=FEATURE_STD, mean=NO_STATS, std=std)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = ref_standardize(x[0], FEATURE_STD, std=std)
+    assert np.isinf(want[0, :2]).all() and np.isnan(want[0, 2])
+    assert_array_equal(got[0], want)
+
+
 @pytest.mark.parametrize("post", [SAMPLE_CENTER, SAMPLE_STD, SAMPLE_CENTER | SAMPLE_STD,
                                   RESCALE | SAMPLE_CENTER | SAMPLE_STD | FEATURE_CENTER
                                   | FEATURE_STD])
