@@ -637,19 +637,21 @@ def _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, mea
     fast = np.empty(W, np.bool_)
     prefetch = img * xf.itemsize > _PREFETCH_BYTES
     touched = 0.0
-    lo = 0  # input rows lo..hi of the current image are already read ahead (none: hi < lo)
-    hi = -1
+    # Input rows ahead_lo..ahead_hi of the current image are read ahead already (none when
+    # ahead_hi < ahead_lo).
+    ahead_lo = 0
+    ahead_hi = -1
     for t in range(t0, t1):
         n = t // H
         r = t - n * H
         fl = flags[n]
         base = n * img + r * rs
         if r == 0 or t == t0:
-            lo = 0
-            hi = -1
+            ahead_lo = 0
+            ahead_hi = -1
         if prefetch and fl & AFFINE and (r % _PREFETCH_ROWS == 0 or t == t0):
-            lo, hi, total = _prefetch(xf, n * img, matrices, n, r, fl & FLIP_V, H, W, rs, outer,
-                                      so, inner, lo, hi)
+            ahead_lo, ahead_hi, total = _prefetch(xf, n * img, matrices, n, r, fl & FLIP_V, H, W,
+                                                  rs, outer, so, inner, ahead_lo, ahead_hi)
             touched += total
         _resample_row(xf, of, n * img, base, matrices, n, fl, r, H, W, C, rs, cs, chs, outer, so,
                       inner, channels_first, mode, cval, order, offs, wts, fast)

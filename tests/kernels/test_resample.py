@@ -15,8 +15,8 @@ from PIL import Image, ImageEnhance
 
 from fastkeras.kernels.resample import (
     _PREFETCH_BYTES, AFFINE, BRIGHTNESS, CHANNEL_SHIFT, FEATURE_CENTER, FEATURE_STD, FLIP_H,
-    FLIP_V, MODES, RESCALE, SAMPLE_CENTER, SAMPLE_STD, _input_rows, _touch_rows, affine_batch,
-    resample,
+    FLIP_V, MODES, RESCALE, SAMPLE_CENTER, SAMPLE_STD, _input_rows, _resample_pass, _touch_rows,
+    affine_batch, resample,
 )
 
 NO_STATS = np.zeros((1, 1, 1), np.float32)
@@ -274,6 +274,22 @@ def test_input_rows_are_the_rows_a_block_reads(h, w, flip_v, m, rows):
         taps += [np.floor(rin), np.floor(rin) + 1]
     taps = np.clip(np.concatenate(taps), 0, h - 1)
     assert (first, last) == (taps.min(), taps.max())
+
+
+def test_prefetching_reads_the_same_rows_whatever_the_pointwise_chain():
+    """Rows that record their min/max for a channel shift read ahead exactly as the others."""
+    rng = np.random.default_rng(9)
+    x = image(rng, (2, 120, 110, 3), np.float32)
+    matrices = np.stack([keras_matrix(20, 5.0, -9.0, 10, 1.2, 0.8, 120, 110)] * 2)
+    sums = []
+    for extra in (0, CHANNEL_SHIFT):
+        touched = np.zeros(16)
+        _resample_pass(x, np.empty_like(x), matrices, np.full(2, AFFINE | extra, np.uint8), 1,
+                       0.0, 1, 0, np.float32(1.0), NO_STATS, NO_STATS, False,
+                       np.empty((240, 5)), touched)
+        sums.append(touched)
+    assert sums[0].sum() > 0
+    assert_array_equal(sums[0], sums[1])
 
 
 @pytest.mark.parametrize("dtype, channels_first", [(np.uint8, False), (np.float32, False),
