@@ -313,7 +313,7 @@ def zca_apply(flat_batch: np.ndarray, u: np.ndarray, scale: np.ndarray, out: np.
     if not same and np.may_share_memory(out, flat_batch):
         raise ValueError("`out` must be `flat_batch` itself or not overlap it.")
 
-    direct = out.dtype == u.dtype and out.flags.c_contiguous
+    direct = out.dtype == np.result_type(flat_batch.dtype, u.dtype) and out.flags.c_contiguous
     step = _row_block(u.shape[0], u.itemsize)
     for i in range(0, flat_batch.shape[0], step):
         coeffs = flat_batch[i : i + step] @ u

@@ -18,12 +18,16 @@ def fitted():
     return flat, u, scale
 
 
+@pytest.mark.parametrize("factor_dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("in_dtype, out_dtype", [(np.float64, np.float64),
                                                  (np.float32, np.float32),
                                                  (np.uint8, np.float32),
-                                                 (np.float64, np.float32)])
-def test_apply_matches_cpu_and_full_matrix(fitted, in_dtype, out_dtype):
+                                                 (np.float64, np.float32),
+                                                 (np.float32, np.float64)])
+def test_apply_matches_cpu_and_full_matrix(fitted, factor_dtype, in_dtype, out_dtype):
+    # The products run in the wider of the factors' and the batch's precision, as on the CPU.
     flat, u, scale = fitted
+    u, scale = u.astype(factor_dtype), scale.astype(factor_dtype)
     batch = np.random.default_rng(1).uniform(0, 200, (5, flat.shape[1])).astype(in_dtype)
     expected = np.empty(batch.shape, out_dtype)
     whiten.zca_apply(batch, u, scale, expected)
@@ -31,11 +35,12 @@ def test_apply_matches_cpu_and_full_matrix(fitted, in_dtype, out_dtype):
     cwhiten.zca_apply(dev(batch), dev(u), dev(scale), out)
     got = host(out)
     assert got.dtype == out_dtype
-    tol = 1e-6 if out_dtype == np.float32 else 1e-12
+    single = np.float32 in (out_dtype, np.result_type(in_dtype, factor_dtype))
+    tol = 1e-6 if single else 1e-12
     peak = np.abs(expected).max()
     np.testing.assert_allclose(got, expected, rtol=0, atol=tol * peak)
-    full = batch.astype(np.float64) @ ((u * scale) @ u.T)  # Keras 3's D x D matrix
-    np.testing.assert_allclose(got, full, rtol=0, atol=max(tol, 1e-10) * peak)
+    full = batch.astype(np.float64) @ ((u.astype(np.float64) * scale) @ u.T)  # Keras 3's matrix
+    np.testing.assert_allclose(got, full, rtol=0, atol=max(10 * tol, 1e-10) * peak)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -71,7 +76,9 @@ def test_apply_errors(fitted):
         cwhiten.zca_apply(dev(flat[:2, :5]), du, ds, filled((2, 5), np.float64))
     with pytest.raises(ValueError, match="`scale` must have shape"):
         cwhiten.zca_apply(batch, du, dev(scale[:3]), filled(flat[:2].shape, np.float64))
-    with pytest.raises(TypeError, match="`U` must have dtype float64"):
+    with pytest.raises(TypeError, match="`U` must have dtype float32, float64"):
+        cwhiten.zca_apply(batch, dev(u.astype(np.float16)), ds, filled(flat[:2].shape, np.float64))
+    with pytest.raises(TypeError, match="`scale` must have dtype float32;"):
         cwhiten.zca_apply(batch, dev(u.astype(np.float32)), ds, filled(flat[:2].shape, np.float64))
     with pytest.raises(TypeError, match="`out` must have dtype"):
         cwhiten.zca_apply(batch, du, ds, filled(flat[:2].shape, np.int32, 0))

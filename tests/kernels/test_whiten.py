@@ -283,13 +283,13 @@ def test_zca_property(n, d, eps, dtype, seed):
     assert u.shape == (d, k) and scale.shape == (k,)
     assert u.dtype == scale.dtype == dtype
     unit = np.finfo(dtype).eps
-    np.testing.assert_allclose(u.T @ u, np.eye(k), atol=1000 * unit)
     flat64 = flat.astype(np.float64)
     w_ref = k3_matrix(flat64, eps)
     # The eigendecomposition of flat.T @ flat (or flat @ flat.T) squares the data's condition
     # number, and so the relative error of the smallest components.
     s = np.linalg.svd(flat64, compute_uv=False)
     cond2 = (s[0] / (s[k - 1] + eps)) ** 2 if s[0] > 0 else 1.0
+    np.testing.assert_allclose(u.T @ u, np.eye(k), atol=min(1000 * unit * cond2, 1.0))
     rtol = 1e-6 if dtype == np.float64 else min(1e-5 * cond2, 1.0)
     white = np.empty((n, d))
     zca_apply(flat, u, scale, white)
@@ -338,6 +338,18 @@ def test_low_rank_apply_equals_full_matrix(fitted, out_dtype):
     tol = 1e-6 * np.abs(expected).max()
     np.testing.assert_allclose(out, expected.astype(out_dtype), rtol=0, atol=tol)
     np.testing.assert_array_equal(batch, before)
+
+
+@pytest.mark.parametrize("out_dtype", [np.float64, np.float32])
+def test_apply_float64_batch_with_float32_factors(fitted, out_dtype):
+    # The products run in the batch's wider precision; `out` gets one rounding.
+    u, scale, batch, _ = fitted
+    u32, scale32 = u.astype(np.float32), scale.astype(np.float32)
+    out = np.empty(batch.shape, out_dtype)
+    zca_apply(batch, u32, scale32, out)
+    expected = (batch @ u32.astype(np.float64) * scale32) @ u32.T.astype(np.float64)
+    tol = (1e-6 if out_dtype == np.float32 else 1e-12) * np.abs(expected).max()
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tol)
 
 
 def test_apply_in_place_into_strided_out_and_from_integers(fitted, monkeypatch):

@@ -175,6 +175,10 @@ def test_fit_property(n, h, w, c, data_format, seed):
     # judged at float32 precision, not float64's.
     assume(np.linalg.matrix_rank(flat, tol=1e-4 * np.linalg.norm(flat, 2)) == min(n, d))
     np.testing.assert_allclose(gen.mean, mean, rtol=1e-6)
-    assert_close_to(gen.zca_whitening_matrix, w_ref, rtol=1e-5)
+    # The float32 factorisation (Keras's precision) squares the data's condition number in the
+    # relative error of the smallest components, as in the kernel's own property test.
+    sv = np.linalg.svd(flat, compute_uv=False)
+    rtol = min(1e-5 * (sv[0] / (sv[-1] + EPS)) ** 2, 1.0)
+    assert_close_to(gen.zca_whitening_matrix, w_ref, rtol=rtol)
     white = gen.standardize(x.copy())
-    assert_close_to(white.reshape(n, d), flat @ w_ref, rtol=1e-5)
+    assert_close_to(white.reshape(n, d), flat @ w_ref, rtol=rtol)
