@@ -605,15 +605,15 @@ def _prefetch(xf, ibase, matrices, n, r, flip_v, H, W, rs, outer, so, inner, lo,
 
 
 @njit(parallel=True, cache=True)
-def _resample_pass(x, out, matrices, flags, mode, cval, order, post, scale, mean, std,
+def _resample_pass(x, src, out, matrices, flags, mode, cval, order, post, scale, mean, std,
                    channels_first, rowstats, touched):
-    """Pass 1 over all rows: resample. Rows of images without a channel shift or brightness
+    """Pass 1 over all rows: resample (output image ``n`` from input image ``src[n]``). Rows of images without a channel shift or brightness
     are also rescaled (and get the featurewise steps when no samplewise step follows) and,
     with a samplewise step, leave their moments in ``rowstats[:, 2:5]``; rows of the other
     images leave their min/max in ``rowstats[:, 0:2]``. The rows are split into
     ``len(touched)`` chunks, each leaving the sum of its read-ahead (:func:`_touch_rows`) in
     ``touched``."""
-    N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(x.shape, channels_first)
+    N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(out.shape, channels_first)
     xf = x.reshape(-1)
     of = out.reshape(-1)
     meanf = mean.reshape(-1)
@@ -622,13 +622,13 @@ def _resample_pass(x, out, matrices, flags, mode, cval, order, post, scale, mean
     nchunks = len(touched)
     for k in prange(nchunks):
         touched[k] = _resample_chunk(
-            xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf, rowstats,
+            xf, src, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf, rowstats,
             k * nrows // nchunks, (k + 1) * nrows // nchunks, H, W, C, rs, cs, chs, outer, so,
             inner, channels_first)
 
 
 @njit(cache=True)
-def _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf,
+def _resample_chunk(xf, src, of, matrices, flags, mode, cval, order, post, scale, meanf, stdf,
                     rowstats, t0, t1, H, W, C, rs, cs, chs, outer, so, inner, channels_first):
     """Pass 1 on rows ``t0:t1`` of the batch (see :func:`_resample_pass`); returns the sum
     of the prefetching reads."""
@@ -647,15 +647,16 @@ def _resample_chunk(xf, of, matrices, flags, mode, cval, order, post, scale, mea
         n = t // H
         r = t - n * H
         fl = flags[n]
+        ibase = src[n] * img
         base = n * img + r * rs
         if r == 0 or t == t0:
             ahead_lo = 0
             ahead_hi = -1
         if prefetch and fl & AFFINE and (r % _PREFETCH_ROWS == 0 or t == t0):
-            ahead_lo, ahead_hi, total = _prefetch(xf, n * img, matrices, n, r, fl & FLIP_V, H, W,
+            ahead_lo, ahead_hi, total = _prefetch(xf, ibase, matrices, n, r, fl & FLIP_V, H, W,
                                                   rs, outer, so, inner, ahead_lo, ahead_hi)
             touched += total
-        _resample_row(xf, of, n * img, base, matrices, n, fl, r, H, W, C, rs, cs, chs, outer, so,
+        _resample_row(xf, of, ibase, base, matrices, n, fl, r, H, W, C, rs, cs, chs, outer, so,
                       inner, channels_first, mode, cval, order, offs, wts, fast)
         if fl & _NEEDS_MINMAX:
             lo, hi = _row_minmax(of, base, outer, so, inner)
@@ -768,19 +769,34 @@ def _real(name: str, value) -> float:
     return float(value)
 
 
+def _source_index(index, n: int) -> np.ndarray:
+    """``index`` as int64 source positions checked against ``n`` images (all of them if None)."""
+    if index is None:
+        return np.arange(n, dtype=np.int64)
+    a = np.asarray(index)
+    if a.ndim != 1 or (a.dtype.kind not in "iu" and a.size):
+        raise TypeError(f"`index` must be a 1-D integer array; got {a.dtype} of shape {a.shape}")
+    a = a.astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise ValueError(f"`index` must lie in [0, {n}) (the images of `x`); got values "
+                         f"{a.min()}..{a.max()}")
+    return a
+
+
 def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np.ndarray,
                  shift: np.ndarray, bright: np.ndarray, mode: int, cval: float, order: int,
                  post: int, rescale: float, mean: np.ndarray, std: np.ndarray,
-                 channels_first: bool) -> None:
+                 channels_first: bool, index: np.ndarray | None = None) -> None:
     """Write the whole augmented batch into ``out`` (in place). Returns None.
 
     Parameters
     ----------
     x : ndarray
         C-contiguous batch ``(N, H, W, C)`` (or ``(N, C, H, W)`` with ``channels_first``),
-        uint8, float32 or float64. Never modified.
+        uint8, float32 or float64. Never modified. With ``index``, the images to pick from.
     out : ndarray
-        Preallocated C-contiguous array of ``x``'s shape, float32 or float64 or ``x``'s own
+        Preallocated C-contiguous array of ``x``'s shape (``len(index)`` images with
+        ``index``), float32 or float64 or ``x``'s own
         dtype (uint8 outputs round half up and saturate to [0, 255], as scipy does; they allow
         only the geometric stage: AFFINE and flips, no ``post`` steps). Must not overlap ``x``.
     matrices : ndarray
@@ -806,6 +822,9 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
         and FEATURE_STD (``std`` without the 1e-6, which is added here).
     channels_first : bool
         Layout of ``x`` and ``out``.
+    index : ndarray, optional
+        ``(N,)`` integers in ``[0, len(x))``: output image ``n`` is made from ``x[index[n]]``,
+        as if ``x[index]`` were passed, without that copy.
 
     Raises
     ------
@@ -820,8 +839,11 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
         raise ValueError(f"`x` must be a 4-D batch of images; got shape {x.shape}")
     if x.dtype not in _INPUT_DTYPES:
         raise TypeError(f"`x` must be uint8, float32 or float64; got {x.dtype}")
-    if out.shape != x.shape:
-        raise ValueError(f"`out` must have the shape of `x` {x.shape}; got {out.shape}")
+    src = _source_index(index, len(x))
+    shape = (len(src),) + x.shape[1:]
+    if out.shape != shape:
+        what = "`x`" if index is None else "`x[index]`"
+        raise ValueError(f"`out` must have the shape of {what} {shape}; got {out.shape}")
     if out.dtype not in _FLOAT_DTYPES and out.dtype != x.dtype:
         raise TypeError(f"`out` must be float32, float64 or `x`'s dtype {x.dtype}; got {out.dtype}")
     if not x.flags.c_contiguous or not out.flags.c_contiguous:
@@ -842,7 +864,7 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
     cval = _real("cval", cval)
     rescale = _real("rescale", rescale)
     channels_first = bool(channels_first)
-    N = x.shape[0]
+    N = out.shape[0]
     if channels_first:
         C, H, W = x.shape[1:]
     else:
@@ -853,7 +875,7 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
     flags = _per_image("flags", flags, np.uint8, N)
     shift = _per_image("shift", shift, np.float64, N)
     bright = _per_image("bright", bright, np.float64, N)
-    if x.size == 0:
+    if out.size == 0:
         return
     used = matrices[(flags & AFFINE) != 0]
     with np.errstate(invalid="ignore", over="ignore"):
@@ -880,9 +902,9 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
 
     if out.dtype not in _FLOAT_DTYPES:
         # uint8 output: resample in float64, then scipy's rounding (t + 0.5, saturated, cut).
-        exact = np.empty(x.shape, np.float64)
+        exact = np.empty(out.shape, np.float64)
         affine_batch(x, exact, matrices, flags, shift, bright, mode, cval, order, 0, 1.0, mean,
-                     std, channels_first)
+                     std, channels_first, src)
         exact += 0.5
         np.clip(exact, 0.0, 255.0, out=exact)
         out[...] = exact
@@ -894,7 +916,7 @@ def affine_batch(x: np.ndarray, out: np.ndarray, matrices: np.ndarray, flags: np
     touched = np.empty(min(N * H, 16 * numba.get_num_threads()))
     previous = numba.set_parallel_chunksize(1)  # chunks handed out one at a time: balance
     try:
-        _resample_pass(x, out, matrices, flags, mode, cval, order, post,
+        _resample_pass(x, src, out, matrices, flags, mode, cval, order, post,
                        t.type(rescale), mean, std, channels_first, rowstats, touched)
     finally:
         numba.set_parallel_chunksize(previous)

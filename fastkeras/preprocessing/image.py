@@ -687,7 +687,8 @@ class ImageDataGenerator:
     # ------------------------------------------------------------------ batches
 
     def _augment_batch(self, batch_x: np.ndarray, rng: Any,
-                       params: BatchTransforms | None = None) -> Any:
+                       params: BatchTransforms | None = None,
+                       index: np.ndarray | None = None) -> Any:
         """Augment and standardise a batch of raw images (what iterators call per batch).
 
         Parameters
@@ -699,6 +700,9 @@ class ImageDataGenerator:
             Source of the batch's random parameters, drawn image after image as Keras does.
         params : BatchTransforms, optional
             The batch's parameters, where the caller has drawn them from ``rng`` already.
+        index : ndarray, optional
+            Positions in ``batch_x`` of the batch's images: the batch is ``batch_x[index]``,
+            read in place by the kernel where it can (no copy of the images).
 
         Returns
         -------
@@ -712,10 +716,11 @@ class ImageDataGenerator:
             raise ValueError(
                 f"`batch_x` must be a rank-4 batch of images; got shape {batch_x.shape}"
             )
+        n = len(batch_x) if index is None else len(index)
         if params is None:
-            params = draw_batch(self, batch_x.shape[1:], len(batch_x), rng)
+            params = draw_batch(self, batch_x.shape[1:], n, rng)
         return self._apply_batch(batch_x, params, standardize=True,
-                                 on_device=self.device == "cuda")
+                                 on_device=self.device == "cuda", index=index)
 
     def _leaves_unchanged(self, params: BatchTransforms) -> bool:
         """True when a batch drawn as ``params`` comes out as it went in, but for the cast to
@@ -733,18 +738,22 @@ class ImageDataGenerator:
 
     def _apply_batch(
         self, x: np.ndarray, params: BatchTransforms, standardize: bool,
-        on_device: bool = False,
+        on_device: bool = False, index: np.ndarray | None = None,
     ) -> Any:
-        """Transform (and optionally standardise) the batch ``x`` with drawn ``params``; with
-        ``on_device`` the result is a device array where the whole chain can run on the GPU."""
+        """Transform (and optionally standardise) the batch ``x`` (or ``x[index]``) with drawn
+        ``params``; with ``on_device`` the result is a device array where the whole chain can
+        run on the GPU."""
         out_dtype = np.dtype(self.dtype)
         work_dtype = out_dtype if out_dtype in _KERNEL_OUTPUTS else np.dtype(np.float32)
         # Keras casts each image to the generator dtype first: a float64 batch is rounded to
         # float32 before resampling, so the kernel must read it rounded too.
-        if x.dtype not in _KERNEL_INPUTS or (x.dtype == np.float64 and work_dtype != x.dtype):
+        cast = x.dtype not in _KERNEL_INPUTS or (x.dtype == np.float64 and work_dtype != x.dtype)
+        if index is not None and (cast or on_device or not x.flags.c_contiguous):
+            x, index = x[index], None
+        if cast:
             x = x.astype(work_dtype)
         x = np.ascontiguousarray(x)
-        n = len(x)
+        n = len(x) if index is None else len(index)
         channels_first = self.data_format == "channels_first"
         img_shape = x.shape[1:]
         h, w = img_shape[self.row_axis - 1], img_shape[self.col_axis - 1]
@@ -768,6 +777,8 @@ class ImageDataGenerator:
             if order not in (0, 1) or mode is None:
                 # Orders 2-5 go through scipy (which also raises Keras's errors for bad
                 # modes and orders); the kernel then does the rest with AFFINE off.
+                if index is not None:
+                    x, index = x[index], None
                 x = self._resample_each(x, matrices, affine, cval, work_dtype, channels_first)
                 flags &= ~np.uint8(AFFINE)
                 mode, order = MODES["nearest"], 1
@@ -786,9 +797,9 @@ class ImageDataGenerator:
             return augment_batch(x, matrices, flags, shift, bright, mode, cval, order, post,
                                  rescale, mean, std, channels_first, work_dtype, zca,
                                  self._device_copies)
-        out = np.empty(x.shape, dtype=work_dtype)
+        out = np.empty((n,) + img_shape, dtype=work_dtype)
         affine_batch(x, out, matrices, flags, shift, bright, mode, cval, order, post, rescale,
-                     mean, std, channels_first)
+                     mean, std, channels_first, index)
         if not standardize:
             return out if out.dtype == out_dtype else out.astype(out_dtype)
         if split:

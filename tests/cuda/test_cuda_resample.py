@@ -171,10 +171,31 @@ def _args(**change):
     (dict(mean=np.zeros((1, 1, 1))), TypeError, "`mean` must be a 3-D float32 array"),
     (dict(x=dev(np.zeros((2, 4, 5, 3), np.uint8)), out=dev(np.zeros((2, 4, 5, 3), np.uint8)),
           post=1), ValueError, "only the geometric stage"),
+    (dict(index=np.array([0, 2])), ValueError, r"`index` must lie in \[0, 2\)"),
+    (dict(index=np.array([0.0, 1.0])), TypeError, "`index` must be a 1-D integer array"),
+    (dict(index=np.array([1])), ValueError, "`out` must have shape"),
 ])
 def test_errors_match_the_cpu_kernel(change, error, match):
     with pytest.raises(error, match=match):
         gpu.affine_batch(**_args(**change))
+
+
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_index_picks_images_as_the_cpu_kernel(channels_first):
+    rng = np.random.default_rng(5)
+    shape = (4, 3, 9, 11) if channels_first else (4, 9, 11, 3)
+    x = rng.uniform(0, 255, shape).astype(np.float32)
+    idx = np.array([3, 0, 3])
+    matrices = np.stack([keras_matrix(0.3 * i, 1.5, -2.0, 0.1, 0.9, 1.1, 9, 11)
+                         for i in range(3)])
+    flags = np.array([cpu.AFFINE, cpu.AFFINE | cpu.FLIP_H, cpu.CHANNEL_SHIFT], np.uint8)
+    args = (matrices, flags, np.array([0.0, 0.0, 12.0]), np.ones(3), cpu.MODES["wrap"], 0.0, 1,
+            cpu.RESCALE, 0.5, NO_STATS, NO_STATS, channels_first)
+    expected = np.empty((3,) + shape[1:], np.float32)
+    cpu.affine_batch(x, expected, *args, index=idx)
+    out = filled(expected.shape, np.float32, 77)
+    gpu.affine_batch(dev(x), out, *args, index=idx)
+    assert_twin(host(out), expected, samplewise=False)
 
 
 def test_out_must_not_overlap_x():

@@ -284,9 +284,9 @@ def test_prefetching_reads_the_same_rows_whatever_the_pointwise_chain():
     sums = []
     for extra in (0, CHANNEL_SHIFT):
         touched = np.zeros(16)
-        _resample_pass(x, np.empty_like(x), matrices, np.full(2, AFFINE | extra, np.uint8), 1,
-                       0.0, 1, 0, np.float32(1.0), NO_STATS, NO_STATS, False,
-                       np.empty((240, 5)), touched)
+        _resample_pass(x, np.arange(2), np.empty_like(x), matrices,
+                       np.full(2, AFFINE | extra, np.uint8), 1, 0.0, 1, 0, np.float32(1.0),
+                       NO_STATS, NO_STATS, False, np.empty((240, 5)), touched)
         sums.append(touched)
     assert sums[0].sum() > 0
     assert_array_equal(sums[0], sums[1])
@@ -680,11 +680,44 @@ def _batch_args(**change):
     (dict(mean=np.zeros((1, 1, 1))), TypeError, "float32"),
     (dict(x=np.zeros((2, 4, 5, 3), np.uint8), out=np.zeros((2, 4, 5, 3), np.uint8), post=1),
      ValueError, "only the geometric stage"),
+    (dict(index=np.array([0, 2])), ValueError, r"`index` must lie in \[0, 2\)"),
+    (dict(index=np.array([-1, 0])), ValueError, r"`index` must lie in \[0, 2\)"),
+    (dict(index=np.array([0.0, 1.0])), TypeError, "`index` must be a 1-D integer array"),
+    (dict(index=np.array([[0, 1]])), TypeError, "`index` must be a 1-D integer array"),
+    (dict(index=np.array([0, 1, 1])), ValueError, r"shape of `x\[index\]` \(3, 4, 5, 3\)"),
 ])
 def test_affine_batch_errors(change, error, match):
     args = _batch_args(**change)
     with pytest.raises(error, match=match):
         affine_batch(**args)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), channels_first=st.booleans(),
+       post=st.sampled_from([0, RESCALE, SAMPLE_CENTER | SAMPLE_STD]),
+       dtype=st.sampled_from([np.uint8, np.float32, np.float64]),
+       picks=st.lists(st.integers(0, 4), min_size=0, max_size=7))
+def test_index_reads_the_picked_images_in_place(seed, channels_first, post, dtype, picks):
+    # affine_batch(x, ..., index=i) is affine_batch(x[i], ...): repeats, any order, any length.
+    rng = np.random.default_rng(seed)
+    shape = (5, 3, 70, 90) if channels_first else (5, 70, 90, 3)
+    x = image(rng, shape, dtype)
+    before = x.copy()
+    idx = np.array(picks, dtype=np.int64)
+    n = len(idx)
+    matrices = np.array([keras_matrix(rng.uniform(-20, 20), rng.uniform(-9, 9),
+                                      rng.uniform(-9, 9), h=70, w=90) for _ in range(n)])
+    matrices = matrices.reshape(n, 2, 3)
+    flags = rng.choice(np.array([0, AFFINE, AFFINE | FLIP_H, AFFINE | CHANNEL_SHIFT, BRIGHTNESS,
+                                 FLIP_V], np.uint8), n)
+    args = (matrices, flags, rng.uniform(-20, 20, n), rng.uniform(0.5, 1.5, n), MODES["reflect"],
+            0.0, 1, post, 1 / 255, NO_STATS, NO_STATS, channels_first)
+    got = np.empty((n,) + shape[1:], np.float32)
+    affine_batch(x, got, *args, index=idx)
+    expected = np.empty_like(got)
+    affine_batch(np.ascontiguousarray(x[idx]), expected, *args)
+    assert_array_equal(got, expected)
+    assert_array_equal(x, before)
 
 
 def test_affine_batch_rejects_overlapping_out():

@@ -138,6 +138,30 @@ def test_unseeded_flow_draws_from_numpy_global_rng():
     np.testing.assert_array_equal(a, want)
 
 
+@pytest.mark.parametrize("x, extra", [
+    (_images(9, (11, 13, 3)), {}),                                  # read in place by the kernel
+    (_images(9, (11, 13, 3)).astype(np.uint8), {}),
+    (_images(9, (11, 13, 3)).astype(np.float16), {}),               # cast first: picked, then cast
+    (_images(9, (11, 26, 3))[:, :, ::2], {}),                       # a strided view of the data
+    (_images(9, (11, 13, 3)), dict(interpolation_order=3)),         # scipy resamples the picks
+    (_images(9, (11, 13, 3)), dict(preprocessing_function=np.sqrt)),
+])
+def test_flow_batches_equal_augmenting_the_picked_images(x, extra):
+    # flow hands the whole array and the batch's positions to the kernel; the batch must be
+    # what augmenting x[index_array] with the same draws gives, and x must stay untouched.
+    gen = ImageDataGenerator(samplewise_center=True, **AUG, **extra)
+    before = x.copy()
+    it = gen.flow(x, batch_size=4, seed=8)
+    for _ in range(3):
+        index_array, rng = it._next_index_array()
+        state = rng.get_state()
+        got = it._get_batches_of_transformed_samples(index_array, rng)
+        rng.set_state(state)
+        want = gen._augment_batch(x[index_array], rng)
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(x, before)
+
+
 def test_seeded_batches_do_not_depend_on_thread_count():
     x = _images(12, (16, 15, 3)).astype(np.uint8)
     gen = ImageDataGenerator(samplewise_center=True, samplewise_std_normalization=True, brightness_range=(0.6, 1.4),

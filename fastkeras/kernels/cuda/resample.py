@@ -212,9 +212,10 @@ def _brightness(v, channel, C, b, m, mx, zero):
 # -- kernels ------------------------------------------------------------------------------------
 
 @cuda.jit(cache=True)
-def _resample_kernel(x, out, matrices, flags, mode, cval, order, post, scale, mean, std,
+def _resample_kernel(x, src, out, matrices, flags, mode, cval, order, post, scale, mean, std,
                      channels_first, int_out):
-    """Pass 1: one thread per output pixel, all channels."""
+    """Pass 1: one thread per output pixel, all channels (output image ``n`` from input image
+    ``src[n]``)."""
     N = out.shape[0]
     if channels_first:
         C, H, W = out.shape[1], out.shape[2], out.shape[3]
@@ -232,6 +233,7 @@ def _resample_kernel(x, out, matrices, flags, mode, cval, order, post, scale, me
         rr = H - 1 - r if fl & _FLIP_V else r
         cc = W - 1 - c if fl & _FLIP_H else c
         ibase = n * img
+        sbase = src[n] * img
         chain = not (fl & _NEEDS_MINMAX) and post != 0
         okr = okc = vr0 = vr1 = vc0 = vc1 = False
         r0 = r1 = c0 = c1 = 0
@@ -245,20 +247,20 @@ def _resample_kernel(x, out, matrices, flags, mode, cval, order, post, scale, me
         for ch in range(C):
             e = _offset(r, c, ch, H, W, C, channels_first)
             if not fl & _AFFINE:
-                of[ibase + e] = xf[ibase + _offset(rr, cc, ch, H, W, C, channels_first)]
+                of[ibase + e] = xf[sbase + _offset(rr, cc, ch, H, W, C, channels_first)]
             else:
                 if not (okr and okc):
                     acc = cval
                 else:
-                    p00 = ibase + _offset(r0, c0, ch, H, W, C, channels_first)
+                    p00 = sbase + _offset(r0, c0, ch, H, W, C, channels_first)
                     v00 = cval if vr0 or vc0 else float(xf[p00])
                     acc = 0.0
                     if order == 0:
                         acc += v00
                     else:
-                        p01 = ibase + _offset(r0, c1, ch, H, W, C, channels_first)
-                        p10 = ibase + _offset(r1, c0, ch, H, W, C, channels_first)
-                        p11 = ibase + _offset(r1, c1, ch, H, W, C, channels_first)
+                        p01 = sbase + _offset(r0, c1, ch, H, W, C, channels_first)
+                        p10 = sbase + _offset(r1, c0, ch, H, W, C, channels_first)
+                        p11 = sbase + _offset(r1, c1, ch, H, W, C, channels_first)
                         v01 = cval if vr0 or vc1 else float(xf[p01])
                         v10 = cval if vr1 or vc0 else float(xf[p10])
                         v11 = cval if vr1 or vc1 else float(xf[p11])
@@ -482,13 +484,14 @@ def _statistics(name: str, a: Any, used: bool, one_image: tuple) -> Any:
 
 def affine_batch(x: Any, out: Any, matrices: np.ndarray, flags: np.ndarray, shift: np.ndarray,
                  bright: np.ndarray, mode: int, cval: float, order: int, post: int,
-                 rescale: float, mean: Any, std: Any, channels_first: bool) -> None:
+                 rescale: float, mean: Any, std: Any, channels_first: bool,
+                 index: np.ndarray | None = None) -> None:
     """Write the whole augmented batch into the device array ``out``. Returns None.
 
     Same arguments and rules as :func:`fastkeras.kernels.resample.affine_batch`, with ``x``
     and ``out`` C-contiguous device arrays (``out`` float32, float64 or, for the geometric
-    stage alone, ``x``'s uint8), ``matrices``, ``flags``, ``shift`` and ``bright`` host arrays,
-    and ``mean`` and ``std`` float32 arrays on the host or the device.
+    stage alone, ``x``'s uint8), ``matrices``, ``flags``, ``shift``, ``bright`` and ``index``
+    host arrays, and ``mean`` and ``std`` float32 arrays on the host or the device.
 
     Raises
     ------
@@ -498,7 +501,9 @@ def affine_batch(x: Any, out: Any, matrices: np.ndarray, flags: np.ndarray, shif
     x = device_array("x", x, dtypes=_INPUT_DTYPES)
     if len(x.shape) != 4:
         raise ValueError(f"`x` must be a 4-D batch of images; got shape {tuple(x.shape)}")
-    out = device_array("out", out, dtypes=FLOAT_DTYPES + (np.dtype(x.dtype),), shape=x.shape)
+    src = cpu._source_index(index, x.shape[0])
+    shape = (len(src),) + tuple(x.shape[1:])
+    out = device_array("out", out, dtypes=FLOAT_DTYPES + (np.dtype(x.dtype),), shape=shape)
     (x0, x1), (o0, o1) = span(x), span(out)
     if x0 < o1 and o0 < x1:
         raise ValueError("`out` must not overlap `x`")
@@ -514,7 +519,7 @@ def affine_batch(x: Any, out: Any, matrices: np.ndarray, flags: np.ndarray, shif
     cval = _real("cval", cval)
     rescale = _real("rescale", rescale)
     channels_first = bool(channels_first)
-    N = x.shape[0]
+    N = shape[0]
     if channels_first:
         C, H, W = x.shape[1:]
     else:
@@ -543,13 +548,14 @@ def affine_batch(x: Any, out: Any, matrices: np.ndarray, flags: np.ndarray, shif
     one_image = tuple(x.shape[1:])
     mean = _statistics("mean", mean, bool(post & _FEATURE_CENTER), one_image)
     std = _statistics("std", std, bool(post & _FEATURE_STD), one_image)
-    if x.size == 0:
+    if out.size == 0:
         return
 
     scale = t.type(rescale)
     d_flags = cuda.to_device(flags)
-    _resample_kernel[grid(N * H * W)](x, out, cuda.to_device(matrices), d_flags, mode, cval,
-                                      order, post, scale, mean, std, channels_first, int_out)
+    _resample_kernel[grid(N * H * W)](x, cuda.to_device(src), out, cuda.to_device(matrices),
+                                      d_flags, mode, cval, order, post, scale, mean, std,
+                                      channels_first, int_out)
     if minmax.any():
         lo = cuda.device_array(N, dtype=t)
         hi = cuda.device_array(N, dtype=t)
