@@ -18,13 +18,15 @@ from fastkeras.backend.config import (epsilon, floatx, image_data_format, set_ep
 from fastkeras import device as _cuda
 
 __all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
-           "set_image_data_format", "set_device", "get_device", "resolve_device", "DEVICES"]
+           "set_image_data_format", "set_device", "get_device", "get_device_request",
+           "resolve_device", "DEVICES"]
 
 #: The device names :func:`set_device` accepts.
 DEVICES = ("cpu", "cuda", "auto")
 ENV_VAR = "FASTKERAS_DEVICE"
 
 _device: str | None = None  # resolved: 'cpu' or 'cuda'; None until first use
+_requested: str | None = None  # as asked for: 'cpu', 'cuda' or 'auto'; None until first use
 _told_fallback = False
 
 
@@ -80,8 +82,9 @@ def set_device(device: str) -> str:
     CudaUnavailableError
         For ``'cuda'`` where CUDA is not usable; the device setting is left unchanged.
     """
-    global _device
+    global _device, _requested
     _device = resolve_device(device, "device")
+    _requested = device.lower()
     return _device
 
 
@@ -95,7 +98,24 @@ def get_device() -> str:
     ValueError, CudaUnavailableError
         When ``FASTKERAS_DEVICE`` names an unknown device, or ``'cuda'`` where it is not usable.
     """
-    global _device
+    global _device, _requested
     if _device is None:
-        _device = resolve_device(os.environ.get(ENV_VAR, "cpu").strip() or "cpu", ENV_VAR)
+        request = os.environ.get(ENV_VAR, "cpu").strip() or "cpu"
+        _device = resolve_device(request, ENV_VAR)
+        _requested = request.lower()
     return _device
+
+
+def get_device_request() -> str:
+    """The process-wide device as it was asked for: ``'cpu'``, ``'cuda'`` or ``'auto'``.
+
+    Where :func:`get_device` says ``'cuda'``, this tells a request that must run there
+    (``'cuda'``) from one that may fall back to the CPU (``'auto'``).
+
+    Raises
+    ------
+    ValueError, CudaUnavailableError
+        As :func:`get_device`, on first use.
+    """
+    device = get_device()
+    return _requested or device

@@ -569,11 +569,13 @@ class Model(Layer):
         """Whether this call runs on the device-resident CUDA path.
 
         The device is the one given to ``compile`` (None: the process-wide one). On ``'cuda'``
-        a call the path cannot run raises; on ``'auto'`` it runs on the CPU, logged once per
-        call at INFO level.
+        a call the path cannot run raises; on ``'auto'`` (given to ``compile`` or set process-
+        wide) it runs on the CPU, logged once per call at INFO level.
         """
         from fastkeras import config
         requested = self._device if self.compiled else None
+        if requested is None:
+            requested = config.get_device_request()
         if config.resolve_device(requested, "device") != "cuda":
             return False
         from fastkeras.engine import device_training

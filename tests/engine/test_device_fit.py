@@ -5,6 +5,7 @@ here: the device argument's errors, the CPU path staying the default, and the re
 :func:`fastkeras.engine.device_training.unsupported` gives (pure Python, no CUDA touched).
 """
 
+import logging
 import re
 
 import numpy as np
@@ -25,6 +26,7 @@ def no_cuda(monkeypatch):
     """No usable CUDA, whatever this machine has; no process-wide device chosen yet."""
     monkeypatch.setattr(device, "cuda_status", lambda: NO_DRIVER)
     monkeypatch.setattr(config, "_device", None)
+    monkeypatch.setattr(config, "_requested", None)
     monkeypatch.setattr(config, "_told_fallback", False)
     monkeypatch.delenv("FASTKERAS_DEVICE", raising=False)
 
@@ -68,6 +70,31 @@ def test_cpu_and_auto_without_a_gpu_train_as_the_default(capsys):
         for a, b in zip(weights[0], w):
             np.testing.assert_array_equal(a, b)
     assert "device 'auto' runs on the CPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["set_device", "environment"])
+def test_process_wide_auto_falls_back_for_models_the_gpu_path_cannot_run(monkeypatch, caplog,
+                                                                         how):
+    # A GPU is usable, so 'auto' resolves to 'cuda'; a model compiled without a device of its
+    # own must still fall back (as compile(device='auto') does), and a process-wide 'cuda'
+    # must still raise.
+    monkeypatch.setattr(device, "cuda_status", lambda: status_from(True, None, ["sim"],
+                                                                    "Built-in", True))
+    if how == "set_device":
+        assert config.set_device("auto") == "cuda"
+    else:
+        monkeypatch.setenv("FASTKERAS_DEVICE", "Auto")
+    assert config.get_device() == "cuda" and config.get_device_request() == "auto"
+    x, y = xy()
+    model = mlp(kernel_regularizer=regularizers.l2(0.1))
+    model.compile(optimizer="sgd", loss="mse")
+    with caplog.at_level(logging.INFO):
+        model.fit(x, y, epochs=1, verbose=0)
+    assert "device 'auto' runs model" in caplog.text and "kernel_regularizer" in caplog.text
+    config.set_device("cuda")
+    assert config.get_device_request() == "cuda"
+    with pytest.raises(ValueError, match="does not support .*kernel_regularizer"):
+        model.fit(x, y, epochs=1, verbose=0)
 
 
 def supported(model, **compile_args):

@@ -13,6 +13,7 @@ arrays' dtype, as BLAS does.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
@@ -131,8 +132,12 @@ def tiled_matmul(a: Any, b: Any, out: Any, trans_a: bool = False,
     _TILED[np.dtype(out.dtype)][grid, (SIDE, SIDE)](a, b, out, bool(trans_a), bool(trans_b))
 
 
+@functools.cache
 def cupy_available() -> bool:
-    """True when CuPy can be imported and kernels run on a real GPU (not the simulator)."""
+    """True when CuPy can be imported and kernels run on a real GPU (not the simulator).
+
+    Probed once per process: a failed import is not cached by Python, and every product asks.
+    """
     if SIMULATOR:
         return False
     try:
