@@ -2,8 +2,9 @@
 
 Listing, labels and batch contents follow Keras (spec ``image.md`` §8). Loading is faster: the
 images of a batch are decoded and resized by a small thread pool (Pillow releases the GIL while it
-decodes and resamples) straight into one preallocated uint8 batch, which the generator then
-augments as a whole. :class:`BatchFromFilesMixin` holds what ``DataFrameIterator`` shares.
+decodes and resamples; colour JPEGs loaded as ``rgb`` go through
+:mod:`fastkeras.utils.image_loading`, same pixels, less time under the GIL) straight into one preallocated uint8 batch, which the
+generator then augments as a whole. :class:`BatchFromFilesMixin` holds what ``DataFrameIterator`` shares.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from fastkeras.backend import config
 from fastkeras.device import device_empty, is_device_array, to_host
 from fastkeras.preprocessing.iterator import Iterator
 from fastkeras.preprocessing.transforms import draw_batch
 from fastkeras.utils.image_utils import (
+    PIL_INTERPOLATION_METHODS,
     array_to_img,
     check_image_file,
+    crop_box,
     load_img,
     standardize_data_format,
     validate_target_size,
 )
+from fastkeras.utils.image_loading import decode_rgb, resize_nearest
 
 __all__ = ["BatchFromFilesMixin", "DirectoryIterator", "list_class_files"]
 
@@ -238,22 +243,45 @@ class BatchFromFilesMixin:
     # ----------------------------------------------------------------- batches
 
     def _load_one(self, path: str) -> np.ndarray:
-        img = load_img(
-            path,
-            color_mode=self.color_mode,
-            target_size=self.target_size,
-            interpolation=self.interpolation,
-            keep_aspect_ratio=self.keep_aspect_ratio,
-        )
-        try:
-            arr = np.asarray(img)
-        finally:
-            img.close()
+        arr = self._load_colour_jpeg(path)
+        if arr is None:
+            img = load_img(
+                path,
+                color_mode=self.color_mode,
+                target_size=self.target_size,
+                interpolation=self.interpolation,
+                keep_aspect_ratio=self.keep_aspect_ratio,
+            )
+            try:
+                arr = np.asarray(img)
+            finally:
+                img.close()
         if arr.ndim == 2:
             arr = arr[:, :, None]
         if self.data_format == "channels_first":
             arr = arr.transpose(2, 0, 1)
         return arr
+
+    def _load_colour_jpeg(self, path: str) -> np.ndarray | None:
+        """``load_img``'s pixels for a colour JPEG loaded as ``rgb``, decoded (and, for
+        ``nearest``, resized) without Pillow; None for every other file, which ``load_img``
+        then reads."""
+        if (self.color_mode != "rgb" or self.interpolation not in PIL_INTERPOLATION_METHODS
+                or not path.lower().endswith((".jpg", ".jpeg"))):
+            return None
+        with open(path, "rb") as f:
+            arr = decode_rgb(f.read())
+        if arr is None or self.target_size is None:
+            return arr
+        width_height = (self.target_size[1], self.target_size[0])
+        if arr.shape[1::-1] == width_height:
+            return arr
+        box = crop_box(arr.shape[1::-1], width_height) if self.keep_aspect_ratio else None
+        if self.interpolation == "nearest":
+            return resize_nearest(arr, width_height, box)
+        with Image.fromarray(arr) as img, img.resize(
+                width_height, PIL_INTERPOLATION_METHODS[self.interpolation], box=box) as resized:
+            return np.asarray(resized)
 
     def _load_batch(self, index_array: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Decode the batch's files into one array in the iterator's layout.

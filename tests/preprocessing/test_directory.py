@@ -605,3 +605,47 @@ def test_iterator_dtype_wins_over_the_generator_dtype_and_negative_index(spec_tr
     np.testing.assert_array_equal(x[0], images["dogs/A.PNG"] * 0.5)
     x, y = it[-1]  # Keras slices [-2:0]: an empty batch, not the last one
     assert x.shape == (0, 6, 8, 3) and y.shape == (0, 1)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(target_size=(20, 24)),                                         # nearest, gathered
+    dict(target_size=(20, 24), keep_aspect_ratio=True),
+    dict(target_size=(20, 24), interpolation="bilinear"),               # Pillow resizes
+    dict(target_size=(31, 45)),                                         # the files' own size
+    dict(target_size=(20, 24), color_mode="grayscale"),                 # Pillow throughout
+])
+def test_colour_jpegs_load_as_pillow_loads_them(tmp_path, monkeypatch, kw):
+    # JPEG, PNG and grey-JPEG files side by side: the fast JPEG path must give load_img's
+    # batches exactly, and run for the colour JPEGs loaded as rgb.
+    root = str(tmp_path)
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        arr = rng.integers(0, 256, (31, 45, 3), dtype=np.uint8)
+        img = Image.fromarray(arr)
+        folder = os.path.join(root, f"c{i % 2}")
+        os.makedirs(folder, exist_ok=True)
+        if i == 4:
+            img.save(os.path.join(folder, f"{i}.png"))
+        elif i == 5:
+            img.convert("L").save(os.path.join(folder, f"{i}.jpg"), quality=80)
+        else:
+            img.save(os.path.join(folder, f"{i}.JPG"), quality=70 + 5 * i)
+
+    def batch():
+        return DirectoryIterator(root, None, shuffle=False, batch_size=6, **kw)[0]
+
+    decoded = []
+    original = DirectoryIterator._load_colour_jpeg
+
+    def spy(self, path):
+        arr = original(self, path)
+        decoded.append(arr is not None)
+        return arr
+
+    monkeypatch.setattr(DirectoryIterator, "_load_colour_jpeg", spy)
+    fast = batch()
+    assert sum(decoded) == (0 if kw.get("color_mode") == "grayscale" else 4)
+    monkeypatch.setattr(DirectoryIterator, "_load_colour_jpeg", lambda self, path: None)
+    slow = batch()
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
