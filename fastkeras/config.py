@@ -25,8 +25,7 @@ __all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format"
 DEVICES = ("cpu", "cuda", "auto")
 ENV_VAR = "FASTKERAS_DEVICE"
 
-_device: str | None = None  # resolved: 'cpu' or 'cuda'; None until first use
-_requested: str | None = None  # as asked for: 'cpu', 'cuda' or 'auto'; None until first use
+_device: str | None = None  # as requested: 'cpu', 'cuda' or 'auto'; None until first use
 _told_fallback = False
 
 
@@ -82,10 +81,10 @@ def set_device(device: str) -> str:
     CudaUnavailableError
         For ``'cuda'`` where CUDA is not usable; the device setting is left unchanged.
     """
-    global _device, _requested
-    _device = resolve_device(device, "device")
-    _requested = device.lower()
-    return _device
+    global _device
+    resolved = resolve_device(device, "device")
+    _device = device.lower()
+    return resolved
 
 
 def get_device() -> str:
@@ -98,12 +97,7 @@ def get_device() -> str:
     ValueError, CudaUnavailableError
         When ``FASTKERAS_DEVICE`` names an unknown device, or ``'cuda'`` where it is not usable.
     """
-    global _device, _requested
-    if _device is None:
-        request = os.environ.get(ENV_VAR, "cpu").strip() or "cpu"
-        _device = resolve_device(request, ENV_VAR)
-        _requested = request.lower()
-    return _device
+    return resolve_device(get_device_request(), "device")
 
 
 def get_device_request() -> str:
@@ -117,5 +111,9 @@ def get_device_request() -> str:
     ValueError, CudaUnavailableError
         As :func:`get_device`, on first use.
     """
-    device = get_device()
-    return _requested or device
+    global _device
+    if _device is None:
+        request = os.environ.get(ENV_VAR, "cpu").strip() or "cpu"
+        resolve_device(request, ENV_VAR)
+        _device = request.lower()
+    return _device

@@ -26,7 +26,6 @@ def no_cuda(monkeypatch):
     """No usable CUDA, whatever this machine has; no process-wide device chosen yet."""
     monkeypatch.setattr(device, "cuda_status", lambda: NO_DRIVER)
     monkeypatch.setattr(config, "_device", None)
-    monkeypatch.setattr(config, "_requested", None)
     monkeypatch.setattr(config, "_told_fallback", False)
     monkeypatch.delenv("FASTKERAS_DEVICE", raising=False)
 
