@@ -607,12 +607,12 @@ def _prefetch(xf, ibase, matrices, n, r, flip_v, H, W, rs, outer, so, inner, lo,
 @njit(parallel=True, cache=True)
 def _resample_pass(x, src, out, matrices, flags, mode, cval, order, post, scale, mean, std,
                    channels_first, rowstats, touched):
-    """Pass 1 over all rows: resample (output image ``n`` from input image ``src[n]``). Rows of images without a channel shift or brightness
-    are also rescaled (and get the featurewise steps when no samplewise step follows) and,
-    with a samplewise step, leave their moments in ``rowstats[:, 2:5]``; rows of the other
-    images leave their min/max in ``rowstats[:, 0:2]``. The rows are split into
-    ``len(touched)`` chunks, each leaving the sum of its read-ahead (:func:`_touch_rows`) in
-    ``touched``."""
+    """Pass 1 over all rows: resample (output image ``n`` from input image ``src[n]``). Rows
+    of images without a channel shift or brightness are also rescaled (and get the featurewise
+    steps when no samplewise step follows) and, with a samplewise step, leave their moments in
+    ``rowstats[:, 2:5]``; rows of the other images leave their min/max in ``rowstats[:, 0:2]``.
+    The rows are split into ``len(touched)`` chunks, each leaving the sum of its read-ahead
+    (:func:`_touch_rows`) in ``touched``."""
     N, H, W, C, rs, cs, chs, outer, so, inner = _row_layout(out.shape, channels_first)
     xf = x.reshape(-1)
     of = out.reshape(-1)

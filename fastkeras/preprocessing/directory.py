@@ -1,10 +1,11 @@
 """``DirectoryIterator``: batches of images read from one sub-folder per class.
 
 Listing, labels and batch contents follow Keras (spec ``image.md`` §8). Loading is faster: the
-images of a batch are decoded and resized by a small thread pool (Pillow releases the GIL while it
-decodes and resamples; colour JPEGs loaded as ``rgb`` go through
-:mod:`fastkeras.utils.image_loading`, same pixels, less time under the GIL) straight into one preallocated uint8 batch, which the
-generator then augments as a whole. :class:`BatchFromFilesMixin` holds what ``DataFrameIterator`` shares.
+images of a batch are decoded and resized by a small thread pool straight into one preallocated
+uint8 batch, which the generator then augments as a whole. Colour JPEGs loaded as ``rgb`` go
+through :mod:`fastkeras.utils.image_loading` (Pillow's pixels, little time under the GIL, so the
+threads overlap); other files through Pillow, as in Keras. :class:`BatchFromFilesMixin` holds
+what ``DataFrameIterator`` shares.
 """
 
 from __future__ import annotations
