@@ -501,13 +501,19 @@ def _augment_tree(root):
             write_image(os.path.join(root, f"c{c}", f"{i}.png"), pixels(c * 10 + i, 18 + c, 22))
 
 
-def test_augmented_batches_match_keras_preprocessing(tmp_path):
-    kp = pytest.importorskip("keras_preprocessing.image")
+def _augment_dirs(tmp_path):
+    """The augmentation tree, and an empty save folder each for fastkeras and Keras."""
     root = str(tmp_path / "data")
     _augment_tree(root)
     ours_dir, kp_dir = tmp_path / "ours", tmp_path / "kp"
     ours_dir.mkdir()
     kp_dir.mkdir()
+    return root, ours_dir, kp_dir
+
+
+def test_augmented_batches_match_keras_preprocessing(tmp_path):
+    kp = pytest.importorskip("keras_preprocessing.image")
+    root, ours_dir, kp_dir = _augment_dirs(tmp_path)
     common = dict(target_size=(16, 20), batch_size=4, seed=5, interpolation="bilinear")
     ours = ImageDataGenerator(rescale=1 / 255, **AUGMENT).flow_from_directory(
         root, save_to_dir=str(ours_dir), save_prefix="s", **common)
@@ -533,11 +539,7 @@ def test_generator_that_changes_nothing_matches_keras_preprocessing(tmp_path, op
     # Such a batch is only cast (in the loading threads): the values, the draws that Keras still
     # makes (seen in the save-name draws that follow them) and the global RNG must all agree.
     kp = pytest.importorskip("keras_preprocessing.image")
-    root = str(tmp_path / "data")
-    _augment_tree(root)
-    ours_dir, kp_dir = tmp_path / "ours", tmp_path / "kp"
-    ours_dir.mkdir()
-    kp_dir.mkdir()
+    root, ours_dir, kp_dir = _augment_dirs(tmp_path)
     common = dict(target_size=(16, 20), batch_size=4, seed=9, save_prefix="n", workers=2)
     generator = ImageDataGenerator(**options)
     ours = generator.flow_from_directory(root, save_to_dir=str(ours_dir), **common)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
+from fastkeras.kernels.cuda.dense import _block_reduce
 from fastkeras.kernels.cuda.launch import FLOAT_DTYPES, device_array, grid, same_dtype
 
 #: Threads of the one-block loss kernels: one warp walks a batch's rows (a power of two: the
@@ -31,21 +32,6 @@ from fastkeras.kernels.cuda.launch import FLOAT_DTYPES, device_array, grid, same
 REDUCE_THREADS = 32
 
 CATEGORICAL, SPARSE_CATEGORICAL, BINARY = 0, 1, 2  # accuracy kinds
-
-
-@cuda.jit(device=True, inline=True)
-def _block_sum(buf, value):
-    """Sum of ``value`` over the block, returned to thread 0 (``buf``: shared float64)."""
-    t = cuda.threadIdx.x
-    buf[t] = value
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if t < half:
-            buf[t] = buf[t] + buf[t + half]
-        cuda.syncthreads()
-        half //= 2
-    return buf[0]
 
 
 @cuda.jit(device=True, inline=True)
@@ -79,7 +65,7 @@ def _categorical_kernel(p, y, sw, has_sw, grad_scale, eps, want_grad, dz, acc, s
             s = grad_scale * w
             for j in range(classes):
                 dz[r, j] = s * (float(p[r, j]) * ysum - float(y[r, j]))
-    total_loss = _block_sum(buf, local)
+    total_loss = _block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -101,7 +87,7 @@ def _sparse_categorical_kernel(p, labels, sw, has_sw, grad_scale, eps, want_grad
             s = grad_scale * w
             for j in range(classes):
                 dz[r, j] = s * (float(p[r, j]) - (1.0 if j == label else 0.0))
-    total_loss = _block_sum(buf, local)
+    total_loss = _block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -123,7 +109,7 @@ def _binary_kernel(p, y, sw, has_sw, grad_scale, eps, want_grad, dz, acc, slot):
             s = grad_scale * w / units
             for j in range(units):
                 dz[r, j] = s * (float(p[r, j]) - float(y[r, j]))
-    total_loss = _block_sum(buf, local)
+    total_loss = _block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -144,7 +130,7 @@ def _squared_error_kernel(p, y, sw, has_sw, grad_scale, eps, want_grad, dz, acc,
             s = grad_scale * w * 2.0 / units
             for j in range(units):
                 dz[r, j] = s * (float(p[r, j]) - float(y[r, j]))
-    total_loss = _block_sum(buf, local)
+    total_loss = _block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -174,7 +160,7 @@ def _accuracy_kernel(p, y, labels, kind, threshold, acc, slot):
                     if y[r, j] > y[r, target]:
                         target = j
             local += 1.0 if target == best else 0.0
-    total = _block_sum(buf, local)
+    total = _block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total
 
