@@ -7,7 +7,7 @@ resize holds the GIL; two steps here give the same pixels without either:
 - :func:`decode_rgb`: colour JPEGs through simplejpeg. Pillow and simplejpeg both decode with
   libjpeg-turbo's defaults (accurate integer IDCT, smooth chroma upsampling), so a YCbCr JPEG
   gives the same RGB pixels; anything else (grey, CMYK or Adobe-RGB JPEGs, files with
-  recoverable errors) is left to Pillow.
+  recoverable errors, images over Pillow's decompression-bomb limit) is left to Pillow.
 - :func:`resize_nearest`: Pillow's nearest resize as a gather outside the GIL
   (:func:`fastkeras.kernels.gather.take_pixels`), with the source row and column of each output
   pixel taken from Pillow itself (a resize of an image of indices).
@@ -37,14 +37,16 @@ def decode_rgb(data: bytes) -> np.ndarray | None:
     Returns
     -------
     ndarray or None
-        None where the data are not a clean YCbCr JPEG: the caller decodes those with Pillow,
-        which also raises the errors a broken file deserves.
+        None where the data are not a clean YCbCr JPEG, or have more pixels than
+        ``PIL.Image.MAX_IMAGE_PIXELS``: the caller decodes those with Pillow, which also
+        raises the errors (and warnings) such files deserve.
     """
     if not data.startswith(_JPEG_MAGIC):
         return None
     try:
-        _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-        if colorspace != "YCbCr":
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        limit = Image.MAX_IMAGE_PIXELS
+        if colorspace != "YCbCr" or (limit is not None and height * width > limit):
             return None
         return simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False,
                                       strict=True)

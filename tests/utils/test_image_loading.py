@@ -58,6 +58,16 @@ def test_other_files_are_left_to_pillow(data):
     assert decode_rgb(data) is None
 
 
+def test_images_over_pillows_bomb_limit_are_left_to_pillow(monkeypatch):
+    data = encode(photo(20, 30))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 599)
+    assert decode_rgb(data) is None
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 600)
+    assert decode_rgb(data) is not None
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert decode_rgb(data) is not None
+
+
 @settings(max_examples=60, deadline=None)
 @given(h=st.integers(1, 90), w=st.integers(1, 90), th=st.integers(1, 120),
        tw=st.integers(1, 120), crop=st.booleans(), data=st.data())
