@@ -10,6 +10,7 @@ what ``DataFrameIterator`` shares.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -25,11 +26,11 @@ from fastkeras.device import device_empty, is_device_array, to_host
 from fastkeras.preprocessing.iterator import Iterator
 from fastkeras.preprocessing.transforms import draw_batch
 from fastkeras.utils.image_utils import (
-    PIL_INTERPOLATION_METHODS,
     array_to_img,
     check_image_file,
     crop_box,
-    load_img,
+    fit_image,
+    open_image,
     standardize_data_format,
     validate_target_size,
 )
@@ -244,15 +245,21 @@ class BatchFromFilesMixin:
     # ----------------------------------------------------------------- batches
 
     def _load_one(self, path: str) -> np.ndarray:
-        arr = self._load_colour_jpeg(path)
-        if arr is None:
-            img = load_img(
-                path,
-                color_mode=self.color_mode,
-                target_size=self.target_size,
-                interpolation=self.interpolation,
-                keep_aspect_ratio=self.keep_aspect_ratio,
-            )
+        """``load_img``'s pixels for one file, read once. Colour JPEGs loaded as ``rgb`` are
+        decoded (and, for ``nearest``, resized) outside Pillow, with the same pixels."""
+        with open(path, "rb") as f:
+            data = f.read()
+        colour_jpeg = self.color_mode == "rgb" and path.lower().endswith((".jpg", ".jpeg"))
+        arr = decode_rgb(data) if colour_jpeg else None
+        if arr is not None and self.interpolation == "nearest":
+            width_height = self.target_size[::-1]
+            if arr.shape[1::-1] != width_height:
+                box = crop_box(arr.shape[1::-1], width_height) if self.keep_aspect_ratio else None
+                arr = resize_nearest(arr, width_height, box)
+        else:
+            img = Image.fromarray(arr) if arr is not None else open_image(io.BytesIO(data), path)
+            img = fit_image(img, self.color_mode, self.target_size, self.interpolation,
+                            self.keep_aspect_ratio)
             try:
                 arr = np.asarray(img)
             finally:
@@ -262,27 +269,6 @@ class BatchFromFilesMixin:
         if self.data_format == "channels_first":
             arr = arr.transpose(2, 0, 1)
         return arr
-
-    def _load_colour_jpeg(self, path: str) -> np.ndarray | None:
-        """``load_img``'s pixels for a colour JPEG loaded as ``rgb``, decoded (and, for
-        ``nearest``, resized) without Pillow; None for every other file, which ``load_img``
-        then reads."""
-        if (self.color_mode != "rgb" or self.interpolation not in PIL_INTERPOLATION_METHODS
-                or not path.lower().endswith((".jpg", ".jpeg"))):
-            return None
-        with open(path, "rb") as f:
-            arr = decode_rgb(f.read())
-        if arr is None or self.target_size is None:
-            return arr
-        width_height = (self.target_size[1], self.target_size[0])
-        if arr.shape[1::-1] == width_height:
-            return arr
-        box = crop_box(arr.shape[1::-1], width_height) if self.keep_aspect_ratio else None
-        if self.interpolation == "nearest":
-            return resize_nearest(arr, width_height, box)
-        with Image.fromarray(arr) as img, img.resize(
-                width_height, PIL_INTERPOLATION_METHODS[self.interpolation], box=box) as resized:
-            return np.asarray(resized)
 
     def _load_batch(self, index_array: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Decode the batch's files into one array in the iterator's layout.

@@ -745,14 +745,6 @@ class ImageDataGenerator:
         run on the GPU."""
         out_dtype = np.dtype(self.dtype)
         work_dtype = out_dtype if out_dtype in _KERNEL_OUTPUTS else np.dtype(np.float32)
-        # Keras casts each image to the generator dtype first: a float64 batch is rounded to
-        # float32 before resampling, so the kernel must read it rounded too.
-        cast = x.dtype not in _KERNEL_INPUTS or (x.dtype == np.float64 and work_dtype != x.dtype)
-        if index is not None and (cast or on_device or not x.flags.c_contiguous):
-            x, index = x[index], None
-        if cast:
-            x = x.astype(work_dtype)
-        x = np.ascontiguousarray(x)
         n = len(x) if index is None else len(index)
         channels_first = self.data_format == "channels_first"
         img_shape = x.shape[1:]
@@ -772,13 +764,21 @@ class ImageDataGenerator:
 
         mode = MODES.get(self.fill_mode) if isinstance(self.fill_mode, str) else None
         order = self.interpolation_order
+        # Orders 2-5 go through scipy (which also raises Keras's errors for bad modes and
+        # orders); the kernel then does the rest with AFFINE off.
+        with_scipy = affine.any() and (order not in (0, 1) or mode is None)
+        # Keras casts each image to the generator dtype first: a float64 batch is rounded to
+        # float32 before resampling, so the kernel must read it rounded too.
+        cast = x.dtype not in _KERNEL_INPUTS or (x.dtype == np.float64 and work_dtype != x.dtype)
+        # Only the CPU kernel reads the batch's images in place; every other path picks them.
+        if index is not None and (cast or on_device or with_scipy or not x.flags.c_contiguous):
+            x, index = x[index], None
+        if cast:
+            x = x.astype(work_dtype)
+        x = np.ascontiguousarray(x)
         if affine.any():
             cval = _check_cval(self.cval)
-            if order not in (0, 1) or mode is None:
-                # Orders 2-5 go through scipy (which also raises Keras's errors for bad
-                # modes and orders); the kernel then does the rest with AFFINE off.
-                if index is not None:
-                    x, index = x[index], None
+            if with_scipy:
                 x = self._resample_each(x, matrices, affine, cval, work_dtype, channels_first)
                 flags &= ~np.uint8(AFFINE)
                 mode, order = MODES["nearest"], 1

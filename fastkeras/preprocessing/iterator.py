@@ -308,7 +308,7 @@ class NumpyArrayIterator(Iterator):
     def _get_batches_of_transformed_samples(self, index_array: np.ndarray, rng: Any) -> Any:
         """Augment, optionally save, and pair with labels the samples ``index_array``."""
         if self.image_data_generator is None:
-            batch_x = self.x[index_array].astype(self.dtype)
+            batch_x = self.x[index_array].astype(self.dtype, copy=False)
         else:
             batch_x = self.image_data_generator._augment_batch(self.x, rng, index=index_array)
             if batch_x.dtype != np.dtype(self.dtype):

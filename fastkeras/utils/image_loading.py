@@ -60,7 +60,9 @@ def _source_indices(size: int, target: int, start: float, stop: float) -> np.nda
     axis of ``size`` pixels, from the box ``[start, stop)`` (Pillow computes each axis apart)."""
     line = Image.fromarray(np.arange(size, dtype=np.int32)[None, :])
     indices = np.asarray(line.resize((target, 1), Image.NEAREST, box=(start, 0, stop, 1)))[0]
-    return np.ascontiguousarray(indices, dtype=np.int32)
+    indices = np.ascontiguousarray(indices, dtype=np.int32)
+    indices.flags.writeable = False  # shared by every caller through the cache
+    return indices
 
 
 def resize_nearest(pixels: np.ndarray, width_height: tuple[int, int],

@@ -247,6 +247,41 @@ def load_img(
     else:
         raise TypeError(f"path should be path-like or io.BytesIO, not {type(path)}")
 
+    return fit_image(img, color_mode, target_size, interpolation, keep_aspect_ratio)
+
+
+def fit_image(
+    img: Image.Image,
+    color_mode: str,
+    target_size: tuple[int, int] | None,
+    interpolation: str,
+    keep_aspect_ratio: bool,
+) -> Image.Image:
+    """What :func:`load_img` does to a decoded image: convert it to ``color_mode``, then resize.
+
+    Parameters
+    ----------
+    img : PIL.Image.Image
+        The decoded image.
+    color_mode : {'rgb', 'rgba', 'grayscale'}
+        As in :func:`load_img` (already validated).
+    target_size : (int, int) or None
+        ``(height, width)``, already validated; None keeps the size.
+    interpolation : str
+        As in :func:`load_img`; checked only when a resize is needed.
+    keep_aspect_ratio : bool
+        As in :func:`load_img`.
+
+    Returns
+    -------
+    PIL.Image.Image
+        ``img`` itself when nothing changes, else a new image.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``interpolation`` when a resize is needed.
+    """
     if color_mode == "grayscale":
         if img.mode not in ("L", "I;16", "I"):
             img = img.convert("L")

@@ -40,7 +40,7 @@ def test_apply_matches_cpu_and_full_matrix(fitted, factor_dtype, in_dtype, out_d
     peak = np.abs(expected).max()
     np.testing.assert_allclose(got, expected, rtol=0, atol=tol * peak)
     full = batch.astype(np.float64) @ ((u.astype(np.float64) * scale) @ u.T)  # Keras 3's matrix
-    np.testing.assert_allclose(got, full, rtol=0, atol=max(10 * tol, 1e-10) * peak)
+    np.testing.assert_allclose(got, full, rtol=0, atol=max(tol, 1e-10) * peak)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fastkeras.kernels import whiten
@@ -286,11 +286,16 @@ def test_zca_property(n, d, eps, dtype, seed):
     flat64 = flat.astype(np.float64)
     w_ref = k3_matrix(flat64, eps)
     # The eigendecomposition of flat.T @ flat (or flat @ flat.T) squares the data's condition
-    # number, and so the relative error of the smallest components.
+    # number, and so the relative error of the smallest components. float32 resolves them all
+    # only where that square is well below 1/eps32 (as for Keras's float32 SVD of the
+    # covariance); zca_epsilon damps their weights but not their directions' error.
     s = np.linalg.svd(flat64, compute_uv=False)
-    cond2 = (s[0] / (s[k - 1] + eps)) ** 2 if s[0] > 0 else 1.0
-    np.testing.assert_allclose(u.T @ u, np.eye(k), atol=min(1000 * unit * cond2, 1.0))
-    rtol = 1e-6 if dtype == np.float64 else min(1e-5 * cond2, 1.0)
+    single = dtype == np.float32
+    if single:
+        assume(s[k - 1] > 0 and 1e-5 * (s[0] / s[k - 1]) ** 2 < 0.1)
+    cond2 = (s[0] / s[k - 1]) ** 2 if single else 1.0
+    np.testing.assert_allclose(u.T @ u, np.eye(k), atol=1000 * unit * cond2)
+    rtol = 1e-5 * cond2 if single else 1e-6
     white = np.empty((n, d))
     zca_apply(flat, u, scale, white)
     np.testing.assert_allclose(white, flat64 @ w_ref, atol=rtol * np.abs(flat64 @ w_ref).max())

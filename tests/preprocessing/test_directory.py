@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fastkeras.preprocessing import directory
 from fastkeras.preprocessing.directory import DirectoryIterator, list_class_files
 from fastkeras.preprocessing.image import ImageDataGenerator
-from fastkeras.utils.image_utils import InvalidImageError, array_to_img
+from fastkeras.utils.image_loading import decode_rgb
+from fastkeras.utils.image_utils import InvalidImageError, array_to_img, load_img
 
 FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "bmp": "bmp", "tif": "tiff",
            "tiff": "tiff", "ppm": "ppm"}
@@ -613,7 +615,7 @@ def test_iterator_dtype_wins_over_the_generator_dtype_and_negative_index(spec_tr
     dict(target_size=(20, 24)),                                         # nearest, gathered
     dict(target_size=(20, 24), keep_aspect_ratio=True),
     dict(target_size=(20, 24), interpolation="bilinear"),               # Pillow resizes
-    dict(target_size=(31, 45)),                                         # the files' own size
+    dict(target_size=(31, 45), interpolation="cubic"),                  # the files' own size
     dict(target_size=(20, 24), color_mode="grayscale"),                 # Pillow throughout
 ])
 def test_colour_jpegs_load_as_pillow_loads_them(tmp_path, monkeypatch, kw):
@@ -622,8 +624,7 @@ def test_colour_jpegs_load_as_pillow_loads_them(tmp_path, monkeypatch, kw):
     root = str(tmp_path)
     rng = np.random.default_rng(3)
     for i in range(6):
-        arr = rng.integers(0, 256, (31, 45, 3), dtype=np.uint8)
-        img = Image.fromarray(arr)
+        img = Image.fromarray(rng.integers(0, 256, (31, 45, 3), dtype=np.uint8))
         folder = os.path.join(root, f"c{i % 2}")
         os.makedirs(folder, exist_ok=True)
         if i == 4:
@@ -637,17 +638,28 @@ def test_colour_jpegs_load_as_pillow_loads_them(tmp_path, monkeypatch, kw):
         return DirectoryIterator(root, None, shuffle=False, batch_size=6, **kw)[0]
 
     decoded = []
-    original = DirectoryIterator._load_colour_jpeg
 
-    def spy(self, path):
-        arr = original(self, path)
+    def spy(data):
+        arr = decode_rgb(data)
         decoded.append(arr is not None)
         return arr
 
-    monkeypatch.setattr(DirectoryIterator, "_load_colour_jpeg", spy)
+    monkeypatch.setattr(directory, "decode_rgb", spy)
     fast = batch()
     assert sum(decoded) == (0 if kw.get("color_mode") == "grayscale" else 4)
-    monkeypatch.setattr(DirectoryIterator, "_load_colour_jpeg", lambda self, path: None)
+    monkeypatch.setattr(directory, "decode_rgb", lambda data: None)
     slow = batch()
-    np.testing.assert_array_equal(fast[0], slow[0])
+    expected = np.stack([np.asarray(load_img(os.path.join(root, name), **kw))
+                         for name in DirectoryIterator(root, None, shuffle=False).filenames])
+    if expected.ndim == 3:
+        expected = expected[..., None]
+    np.testing.assert_array_equal(fast[0], expected)
+    np.testing.assert_array_equal(slow[0], expected)
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+def test_colour_jpegs_keep_load_imgs_interpolation_error(tmp_path):
+    write_image(os.path.join(str(tmp_path), "a", "x.jpg"), pixels(1, 12, 10))
+    it = DirectoryIterator(str(tmp_path), None, target_size=(5, 5), interpolation="cubic")
+    with pytest.raises(ValueError, match="Invalid interpolation method cubic specified"):
+        next(it)

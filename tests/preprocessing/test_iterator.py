@@ -8,6 +8,8 @@ import numba
 import numpy as np
 import pytest
 
+from fastkeras.kernels.resample import affine_batch
+from fastkeras.preprocessing import image as image_module
 from fastkeras.preprocessing.image import ImageDataGenerator, Iterator, NumpyArrayIterator
 from test_generator_reference import config, ref_apply_transform, replay_params
 
@@ -138,17 +140,26 @@ def test_unseeded_flow_draws_from_numpy_global_rng():
     np.testing.assert_array_equal(a, want)
 
 
-@pytest.mark.parametrize("x, extra", [
-    (_images(9, (11, 13, 3)), {}),                                  # read in place by the kernel
-    (_images(9, (11, 13, 3)).astype(np.uint8), {}),
-    (_images(9, (11, 13, 3)).astype(np.float16), {}),               # cast first: picked, then cast
-    (_images(9, (11, 26, 3))[:, :, ::2], {}),                       # a strided view of the data
-    (_images(9, (11, 13, 3)), dict(interpolation_order=3)),         # scipy resamples the picks
-    (_images(9, (11, 13, 3)), dict(preprocessing_function=np.sqrt)),
+@pytest.mark.parametrize("x, extra, in_place", [
+    (_images(9, (11, 13, 3)), {}, True),
+    (_images(9, (11, 13, 3)).astype(np.uint8), {}, True),
+    (_images(9, (11, 13, 3)).astype(np.float16), {}, True),         # made float32 in flow()
+    (_images(9, (11, 13, 3)).astype(np.float64), {}, False),        # rounded: picked, then cast
+    (_images(9, (11, 26, 3))[:, :, ::2], {}, False),                # a strided view of the data
+    (_images(9, (11, 13, 3)), dict(interpolation_order=3), False),  # scipy resamples the picks
+    (_images(9, (11, 13, 3)), dict(preprocessing_function=np.sqrt), True),
 ])
-def test_flow_batches_equal_augmenting_the_picked_images(x, extra):
-    # flow hands the whole array and the batch's positions to the kernel; the batch must be
-    # what augmenting x[index_array] with the same draws gives, and x must stay untouched.
+def test_flow_batches_equal_augmenting_the_picked_images(monkeypatch, x, extra, in_place):
+    # flow hands the whole array and the batch's positions to the kernel where it can read the
+    # images in place; the batch must be what augmenting x[index_array] with the same draws
+    # gives, and x must stay untouched.
+    indexed = []
+
+    def spy(*args, **kwargs):
+        indexed.append(args[-1] is not None)
+        return affine_batch(*args, **kwargs)
+
+    monkeypatch.setattr(image_module, "affine_batch", spy)
     gen = ImageDataGenerator(samplewise_center=True, **AUG, **extra)
     before = x.copy()
     it = gen.flow(x, batch_size=4, seed=8)
@@ -160,6 +171,7 @@ def test_flow_batches_equal_augmenting_the_picked_images(x, extra):
         want = gen._augment_batch(x[index_array], rng)
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(x, before)
+    assert indexed[::2] == [in_place] * 3 and not any(indexed[1::2])
 
 
 def test_seeded_batches_do_not_depend_on_thread_count():

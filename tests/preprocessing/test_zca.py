@@ -178,7 +178,8 @@ def test_fit_property(n, h, w, c, data_format, seed):
     # The float32 factorisation (Keras's precision) squares the data's condition number in the
     # relative error of the smallest components, as in the kernel's own property test.
     sv = np.linalg.svd(flat, compute_uv=False)
-    rtol = min(1e-5 * (sv[0] / (sv[-1] + EPS)) ** 2, 1.0)
+    rtol = 1e-5 * (sv[0] / (sv[-1] + EPS)) ** 2
+    assume(rtol < 0.1)  # float32 cannot resolve components further below the largest
     assert_close_to(gen.zca_whitening_matrix, w_ref, rtol=rtol)
     white = gen.standardize(x.copy())
     assert_close_to(white.reshape(n, d), flat @ w_ref, rtol=rtol)

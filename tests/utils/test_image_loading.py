@@ -59,10 +59,11 @@ def test_other_files_are_left_to_pillow(data):
 
 
 def test_images_over_pillows_bomb_limit_are_left_to_pillow(monkeypatch):
-    data = encode(photo(20, 30))
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 599)
+    h, w = 20, 30
+    data = encode(photo(h, w))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", h * w - 1)
     assert decode_rgb(data) is None
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 600)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", h * w)
     assert decode_rgb(data) is not None
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     assert decode_rgb(data) is not None

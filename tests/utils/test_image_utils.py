@@ -13,6 +13,7 @@ from PIL import Image
 
 from fastkeras.backend import config
 from fastkeras.utils.image_utils import (
+    fit_image,
     InvalidImageError,
     array_to_img,
     check_image_file,
@@ -366,3 +367,16 @@ def test_load_img_matches_keras_preprocessing(tmp_path, interpolation, color_mod
 def test_check_image_file_reports_missing_files(tmp_path):
     os.symlink(tmp_path / "gone.png", tmp_path / "dangling.png")
     assert "No such file" in check_image_file(tmp_path / "dangling.png")
+
+
+def test_fit_image_converts_then_resizes_and_keeps_an_image_that_fits():
+    rgb = Image.fromarray(np.arange(6 * 10 * 3, dtype=np.uint8).reshape(6, 10, 3))
+    assert fit_image(rgb, "rgb", (6, 10), "no such filter", False) is rgb  # nothing to do
+    grey = fit_image(rgb, "grayscale", None, "nearest", False)
+    assert grey.mode == "L" and grey.size == (10, 6)
+    np.testing.assert_array_equal(np.asarray(grey), np.asarray(rgb.convert("L")))
+    cropped = fit_image(rgb, "rgba", (3, 3), "bilinear", True)
+    want = rgb.convert("RGBA").resize((3, 3), Image.BILINEAR, box=(2, 0, 8, 6))
+    np.testing.assert_array_equal(np.asarray(cropped), np.asarray(want))
+    with pytest.raises(ValueError, match="Invalid interpolation method cubic specified"):
+        fit_image(rgb, "rgb", (3, 3), "cubic", False)

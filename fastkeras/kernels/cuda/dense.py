@@ -20,7 +20,7 @@ from numba import cuda
 
 from fastkeras.kernels import dense as cpu
 from fastkeras.kernels.cuda import gemm
-from fastkeras.kernels.cuda.launch import (FLOAT_DTYPES, blocks, device_array, grid,
+from fastkeras.kernels.cuda.launch import (FLOAT_DTYPES, block_reduce, blocks, device_array, grid,
                                            row_threads, same_dtype)
 
 _LINEAR, _RELU, _SIGMOID, _TANH, _SOFTMAX = cpu.LINEAR, cpu.RELU, cpu.SIGMOID, cpu.TANH, cpu.SOFTMAX
@@ -145,27 +145,6 @@ def _derivative(gv, v, yv, ysq, code, p0, p1, p2, p3):
     return gv
 
 
-@cuda.jit(device=True, inline=True)
-def _block_reduce(buf, value, take_max):
-    """Sum (or max) of ``value`` over the block, returned to every thread (``buf``: shared)."""
-    t = cuda.threadIdx.x
-    buf[t] = value
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if t < half:
-            other = buf[t + half]
-            if take_max:
-                buf[t] = max(buf[t], other)
-            else:
-                buf[t] = buf[t] + other
-        cuda.syncthreads()
-        half //= 2
-    result = buf[0]
-    cuda.syncthreads()
-    return result
-
-
 # -- kernels -----------------------------------------------------------------------------------
 
 @cuda.jit(cache=True)
@@ -190,12 +169,12 @@ def _softmax_kernel(z, bias, has_bias, y):
             if has_bias:
                 z[r, j] += bias[j]
             m = max(m, float(z[r, j]))
-        m = _block_reduce(buf, m, True)
+        m = block_reduce(buf, m, True)
         s = 0.0
         for j in range(t, units, cuda.blockDim.x):
             y[r, j] = _exp(float(z[r, j]) - m)
             s += float(y[r, j])  # the stored (rounded) value, as the CPU kernel sums it
-        inv = 1.0 / _block_reduce(buf, s, False)
+        inv = 1.0 / block_reduce(buf, s, False)
         for j in range(t, units, cuda.blockDim.x):
             y[r, j] = float(y[r, j]) * inv
 
@@ -221,7 +200,7 @@ def _softmax_backward_kernel(g, y, dz):
         s = 0.0
         for j in range(t, units, cuda.blockDim.x):
             s += float(g[r, j] * y[r, j])  # the product rounded in the dtype, as on the CPU
-        s = _block_reduce(buf, s, False)
+        s = block_reduce(buf, s, False)
         for j in range(t, units, cuda.blockDim.x):
             dz[r, j] = float(y[r, j]) * (float(g[r, j]) - s)
 
@@ -246,7 +225,7 @@ def _softmax_crossentropy_backward_kernel(p, y, scale, dz):
         s = 0.0
         for j in range(t, units, cuda.blockDim.x):
             s += float(y[r, j])
-        s = _block_reduce(buf, s, False)
+        s = block_reduce(buf, s, False)
         for j in range(t, units, cuda.blockDim.x):
             dz[r, j] = scale * (float(p[r, j]) * s - float(y[r, j]))
 

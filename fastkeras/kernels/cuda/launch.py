@@ -1,4 +1,5 @@
-"""Launch plumbing shared by the CUDA kernels: argument checks, grid sizes, the simulator.
+"""Launch plumbing shared by the CUDA kernels: argument checks, grid sizes, the simulator, and
+the block-wide reduction several kernels end with.
 
 The kernels take device arrays: numba's own, or any object with ``__cuda_array_interface__``
 (CuPy, PyTorch), viewed without a copy. Small per-call metadata (layouts, matrices, flags)
@@ -25,6 +26,30 @@ THREADS = 256
 _MAX_BLOCKS = 4096
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@cuda.jit(device=True, inline=True)
+def block_reduce(buf, value, take_max):
+    """Sum (or, with ``take_max``, max) of ``value`` over the block, returned to every thread.
+
+    ``buf`` is a shared array of one element per thread; the block size must be a power of two.
+    """
+    t = cuda.threadIdx.x
+    buf[t] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half:
+            other = buf[t + half]
+            if take_max:
+                buf[t] = max(buf[t], other)
+            else:
+                buf[t] = buf[t] + other
+        cuda.syncthreads()
+        half //= 2
+    result = buf[0]
+    cuda.syncthreads()
+    return result
 
 
 def blocks(n: int, threads: int = THREADS) -> int:

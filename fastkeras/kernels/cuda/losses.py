@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from fastkeras.kernels.cuda.dense import _block_reduce
-from fastkeras.kernels.cuda.launch import FLOAT_DTYPES, device_array, grid, same_dtype
+from fastkeras.kernels.cuda.launch import (FLOAT_DTYPES, block_reduce, device_array, grid,
+                                           same_dtype)
 
 #: Threads of the one-block loss kernels: one warp walks a batch's rows (a power of two: the
 #: block sum halves it).
@@ -65,7 +65,7 @@ def _categorical_kernel(p, y, sw, has_sw, grad_scale, eps, want_grad, dz, acc, s
             s = grad_scale * w
             for j in range(classes):
                 dz[r, j] = s * (float(p[r, j]) * ysum - float(y[r, j]))
-    total_loss = _block_reduce(buf, local, False)
+    total_loss = block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -87,7 +87,7 @@ def _sparse_categorical_kernel(p, labels, sw, has_sw, grad_scale, eps, want_grad
             s = grad_scale * w
             for j in range(classes):
                 dz[r, j] = s * (float(p[r, j]) - (1.0 if j == label else 0.0))
-    total_loss = _block_reduce(buf, local, False)
+    total_loss = block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -109,7 +109,7 @@ def _binary_kernel(p, y, sw, has_sw, grad_scale, eps, want_grad, dz, acc, slot):
             s = grad_scale * w / units
             for j in range(units):
                 dz[r, j] = s * (float(p[r, j]) - float(y[r, j]))
-    total_loss = _block_reduce(buf, local, False)
+    total_loss = block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -130,7 +130,7 @@ def _squared_error_kernel(p, y, sw, has_sw, grad_scale, eps, want_grad, dz, acc,
             s = grad_scale * w * 2.0 / units
             for j in range(units):
                 dz[r, j] = s * (float(p[r, j]) - float(y[r, j]))
-    total_loss = _block_reduce(buf, local, False)
+    total_loss = block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total_loss
 
@@ -160,7 +160,7 @@ def _accuracy_kernel(p, y, labels, kind, threshold, acc, slot):
                     if y[r, j] > y[r, target]:
                         target = j
             local += 1.0 if target == best else 0.0
-    total = _block_reduce(buf, local, False)
+    total = block_reduce(buf, local, False)
     if cuda.threadIdx.x == 0:
         acc[slot] += total
 
