@@ -8,6 +8,9 @@ Cases:
 * ``fit 1000x224x224x3``: fastkeras only; Keras cannot (its D x D matrix alone needs 90-181 GB),
   so the script prints that memory instead of running it.
 * ``flow 224x224x3``: images/s of ``flow`` with ZCA on, after that fit.
+* the floor of ``fit 10000x32x32x3``: the two calls any exact float32 ZCA of that data needs,
+  timed alone on the centred data: the Gram product ``X.T @ X`` and the symmetric
+  eigendecomposition of the result (``scipy.linalg.eigh``, LAPACK's ``syevd``).
 
 Every case runs in its own subprocess, so the peak resident memory (``ru_maxrss``, including
 the data set) of one case does not mix with another's. fastkeras runs a tiny fit first so that
@@ -67,9 +70,27 @@ def generator_class(library: str):
     return ImageDataGenerator
 
 
+def floor() -> dict:
+    """Seconds of the Gram product and of its eigendecomposition on the centred small data."""
+    import scipy.linalg
+
+    x = images(SMALL)
+    x -= x.mean(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
+    flat = x.reshape(len(x), -1)
+    flat[:2].T @ flat[:2]  # load BLAS before timing
+    t0 = time.perf_counter()
+    gram = flat.T @ flat
+    t1 = time.perf_counter()
+    scipy.linalg.eigh(gram, driver="evd")
+    t2 = time.perf_counter()
+    return {"gram_s": t1 - t0, "eigh_s": t2 - t1}
+
+
 def child(library: str, case: str, matrix_path: str | None, flow_batches: int) -> dict:
     """Run one case in this process and return its measurements."""
     warnings.simplefilter("ignore")
+    if library == "floor":
+        return floor()
     cls = generator_class(library)
     if library == "fastkeras":
         cls(featurewise_center=True, zca_whitening=True).fit(images((4, 4, 4, 3)))
@@ -155,6 +176,15 @@ def main() -> None:
             small["matrix_gap_vs_keras3"] = gap
             print(f"  vs keras3: max |mean gap| = {mean_gap:.1e} (keras3 sums in float32), "
                   f"max |W gap| / max |W| = {gap:.1e}")
+        f = run_child("floor", "small", args.flow_batches, None)
+        if f is not None:
+            small["floor_gram_s"], small["floor_eigh_s"] = f["gram_s"], f["eigh_s"]
+            line = (f"  floor (X.T @ X + eigh alone) {f['gram_s'] + f['eigh_s']:6.2f} s "
+                    f"(Gram product {f['gram_s']:.2f} s + eigh {f['eigh_s']:.2f} s)")
+            kp = small.get("keras_preprocessing")
+            if kp:
+                line += f"   {(f['gram_s'] + f['eigh_s']) / kp['fit_s']:.2f}x keras_preprocessing's time"
+            print(line)
         results["cases"]["fit_10000x32x32x3"] = small
 
         d = LARGE[1] * LARGE[2] * LARGE[3]

@@ -308,6 +308,12 @@ def read_zca(data: dict) -> Section:
     if "matrix_gap_vs_keras3" in small:
         notes.append(f"Largest difference from Keras 3's whitening matrix, relative to its "
                      f"largest entry: {_number(small['matrix_gap_vs_keras3'], 'gap'):.1e}.")
+    if "floor_gram_s" in small:
+        gram = _number(small["floor_gram_s"], "floor_gram_s")
+        eigh = _number(_get(small, "floor_eigh_s"), "floor_eigh_s")
+        notes.append(f"The floor of that fit, the two calls any exact float32 ZCA needs timed "
+                     f"alone in the same run: the Gram product X.T @ X {gram:.2f} s and its "
+                     f"eigendecomposition (LAPACK syevd) {eigh:.2f} s, {gram + eigh:.2f} s in all.")
     keras_gb = _number(_get(large, "keras_matrix_bytes_float64"), "matrix bytes") / 1e9
     r = large.get("fastkeras")
     if r is None:

@@ -254,7 +254,8 @@ _RESULTS = {
                                         "rss_before_fit_gb": 0.2},
                           "keras3": {"fit_s": 10.0, "peak_rss_fit_gb": 1.5,
                                      "rss_before_fit_gb": 0.2, "ratio_vs_fastkeras": 5.0},
-                          "matrix_gap_vs_keras3": 1e-9},
+                          "matrix_gap_vs_keras3": 1e-9,
+                          "floor_gram_s": 0.25, "floor_eigh_s": 1.5},
                       "fit_flow_1000x224x224x3": {
                           "fastkeras": {"fit_s": 30.0, "peak_rss_fit_gb": 2.5,
                                         "rss_before_fit_gb": 0.6, "flow_images_per_s": 150.0},
@@ -337,6 +338,7 @@ def test_performance_page_from_results(tmp_path):
     assert fit == ["fit 10000x32x32x3", "2.00", "10.00 (5.00x)"]
     assert memory == ["fit 10000x32x32x3", "0.5", "1.50 (3.00x)"]
     assert "needs 181 GB" in page and "Not measured" not in page
+    assert "X.T @ X 0.25 s and its eigendecomposition (LAPACK syevd) 1.50 s, 1.75 s in all" in page
 
     # Timings from numba's CUDA simulator are published only with a warning.
     simulated = dict(_RESULTS["cuda"], simulator=True)
